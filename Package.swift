@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "vmreplay",
+    products: [
+        .executable(name: "vmreplay", targets: ["vmreplay"]),
+        .library(name: "VMReplay", targets: ["VMReplay"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // zlib through the system library (apt: zlib1g-dev).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // Trace events, text and binary codecs, gzip streams, importers, generators.
+        .target(name: "VMTrace", dependencies: ["CZlib"]),
+        // 4-level x86-64 page tables, PTE bits, TLBs, walks. No kernel knowledge.
+        .target(name: "X86MMU"),
+        // The DragonFly BSD VM port: vm_map, vm_object, vm_page, vm_fault, pmap, pagers.
+        .target(name: "VMKernel", dependencies: ["X86MMU"]),
+        // Replay driver, reports, sweep and check logic.
+        .target(name: "VMReplay", dependencies: ["VMTrace", "VMKernel"]),
+        // The command-line front end.
+        .executableTarget(
+            name: "vmreplay",
+            dependencies: [
+                "VMReplay",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "VMTraceTests", dependencies: ["VMTrace"]),
+        .testTarget(name: "X86MMUTests", dependencies: ["X86MMU"]),
+        .testTarget(name: "VMKernelTests", dependencies: ["VMKernel"]),
+        .testTarget(name: "VMReplayTests", dependencies: ["VMReplay", "VMTrace", "VMKernel"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
