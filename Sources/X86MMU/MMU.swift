@@ -10,10 +10,10 @@
 ///   the STLB, then a page walk. An STLB hit fills the L1; a walk fills the STLB and the L1.
 ///   Each TLB replaces the least recently used entry of a set.
 /// - Entries cache the leaf's frame, R/W, U/S, XD, D and G (§4.10.2.2), not A, not `PTE.watch`.
-/// - Rights are checked on every access, on a TLB hit with the cached bits (§4.10.2.3, "the
-///   processor may use TLB entries ... without re-walking"): a write needs R/W=1 at any CPL
-///   (CR0.WP=1), a user access needs U/S=1, a fetch needs XD=0 (EFER.NXE=1). SMEP/SMAP and
-///   protection keys are off.
+/// - Rights are checked on every access, on a TLB hit with the cached bits (§4.10.2.3: a
+///   cached translation is used without consulting the paging structures): a write needs
+///   R/W=1 at any CPL (CR0.WP=1), a user access needs U/S=1, a fetch needs XD=0 (EFER.NXE=1).
+///   SMEP/SMAP and protection keys are off.
 /// - A walk sets A on the leaf, and D as well for a write (§4.8). A write that hits an entry
 ///   whose cached D is clear walks again to set D in memory (a "dirty assist"), since the
 ///   processor never sets D from the TLB alone. A and D are set only when the access succeeds.
