@@ -36,7 +36,11 @@ let package = Package(
         .testTarget(name: "VMTraceTests", dependencies: ["VMTrace"]),
         .testTarget(name: "X86MMUTests", dependencies: ["X86MMU"]),
         .testTarget(name: "VMKernelTests", dependencies: ["VMKernel"]),
-        .testTarget(name: "VMReplayTests", dependencies: ["VMReplay", "VMTrace", "VMKernel"]),
+        .testTarget(
+            name: "VMReplayTests",
+            dependencies: ["VMReplay", "VMTrace", "VMKernel"],
+            exclude: ["Scenarios"]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

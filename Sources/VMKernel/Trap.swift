@@ -1,0 +1,103 @@
+// Memory accesses and the page-fault trap: the MMU translates each page an access touches; a
+// fault enters trap_pfault (sys/platform/pc64/x86_64/trap.c; research §1), which calls vm_fault
+// with the fault type and flags derived from the x86 error code.
+import X86MMU
+
+/// Who performs an access and how.
+public enum AccessType: UInt8, Sendable {
+    case read, write, execute
+    /// copyin / copyout on behalf of the process: kernel-mode faults, no burst, no RSS check.
+    case kernelRead, kernelWrite
+    /// Another process (a debugger) through vm_fault_page.
+    case peek, poke
+}
+
+/// x86 page-fault error code bits (PGEX_*).
+private let pgexWrite: UInt32 = 0x02
+private let pgexInstruction: UInt32 = 0x10
+
+extension Kernel {
+    /// One access event: every page of [address, address+size) in address order.
+    public func access(pid: UInt32, address: UInt64, size: UInt32, type: AccessType) throws(KernelError) {
+        guard let p = procs[pid] else { throw .unknownProcess(pid) }
+        if current !== p { switchTo(p) }
+        counters.accesses += 1
+        let last = size > 1 ? address &+ UInt64(size - 1) : address
+        var va = truncPage(address)
+        let lastPage = last < address ? truncPage(UInt64.max) : truncPage(last)
+        while true {
+            counters.pagesTouched += 1
+            touchPage(p, va, type)
+            if va >= lastPage { break }
+            va += pageSize
+        }
+    }
+
+    @inline(__always)
+    private func touchPage(_ p: Proc, _ va: UInt64, _ type: AccessType) {
+        let mmuAccess: MMUAccess
+        let user: Bool
+        switch type {
+        case .read: mmuAccess = .read; user = true
+        case .write: mmuAccess = .write; user = true
+        case .execute: mmuAccess = .execute; user = true
+        case .kernelRead: mmuAccess = .read; user = false
+        case .kernelWrite: mmuAccess = .write; user = false
+        case .peek:
+            vmFaultPage(p, va, .read)
+            return
+        case .poke:
+            vmFaultPage(p, va, [.read, .write])
+            return
+        }
+        // After a successful vm_fault the instruction restarts; a page that keeps faulting would
+        // loop forever on real hardware, so the replay gives up after a few rounds.
+        for _ in 0..<4 {
+            switch mmu.translate(va, mmuAccess, user: user) {
+            case .ok:
+                return
+            case .firstUseOfWatched:
+                counters.prefaultHits += 1
+                return
+            case .fault(let errorCode):
+                counters.pageFaults += 1
+                if !trapPfault(p, va, errorCode, user: user) { return }
+            }
+        }
+        counters.faultLivelocks += 1
+    }
+
+    /// trap_pfault: returns true when the faulting access may be retried.
+    private func trapPfault(_ p: Proc, _ va: UInt64, _ errorCode: UInt32, user: Bool) -> Bool {
+        let rv: KernReturn
+        if va >= vmMaxUserAddress {
+            // A user-mode fault on a kernel address fails at once (nogo with rv=0: SIGSEGV).
+            rv = .failure
+        } else {
+            // PGEX_P is ignored: not-present and protection faults take the same path.
+            let ftype: VMProt
+            if errorCode & pgexWrite != 0 {
+                ftype = .write
+            } else if errorCode & pgexInstruction != 0 {
+                ftype = .execute
+            } else {
+                ftype = .read
+            }
+            var flags: FaultFlags = []
+            if user { flags.formUnion([.burst, .userMode]) }
+            if ftype.contains(.write) { flags.insert(.dirty) }
+            rv = vmFault(p, va, ftype, flags)
+        }
+        if rv == .success { return true }
+        if !user {
+            // copyin/copyout resume at pcb_onfault and return EFAULT.
+            counters.copyFaults += 1
+        } else if rv == .protectionFailure {
+            // SIGBUS from trap_pfault is delivered as SIGSEGV/SEGV_ACCERR by trap().
+            counters.segvAccerr += 1
+        } else {
+            counters.segvMaperr += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,51 @@
+// Replays a trace file: decode in batches, apply, report, with a progress callback.
+import Foundation
+import VMKernel
+import VMTrace
+
+/// Progress of a running replay, for a status line.
+public struct ReplayProgress: Sendable {
+    public var trace: TraceProgress
+    public var elapsedSeconds: Double
+
+    /// Estimated seconds left, when the input size is known.
+    public var etaSeconds: Double? {
+        guard let f = trace.fraction, f > 0.001 else { return nil }
+        return elapsedSeconds * (1 - f) / f
+    }
+}
+
+public enum ReplayDriver {
+    /// Replays the trace at `path` (`-` for standard input) with `configuration`.
+    /// `progress` is called about every `progressInterval` seconds. Errors: TraceError (bad
+    /// input, exit code inside), ReplayError (exit 65).
+    public static func run(path: String, configuration: ReplayConfiguration, keepGoing: Bool = false,
+                           progressInterval: Double = 0.25,
+                           progress: ((ReplayProgress) -> Void)? = nil,
+                           console: ((String) -> Void)? = nil) throws -> (Report, skipped: Int, samples: [TraceError])
+    {
+        let started = Date()
+        let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing))
+        let replayer = try Replayer(configuration)
+        replayer.kernel.console = console
+        var batch: [TraceEvent] = []
+        var lastReport = started
+        while try reader.nextBatch(into: &batch) {
+            try replayer.apply(batch)
+            if let progress {
+                let now = Date()
+                if now.timeIntervalSince(lastReport) >= progressInterval {
+                    lastReport = now
+                    progress(ReplayProgress(trace: reader.progress,
+                                            elapsedSeconds: now.timeIntervalSince(started)))
+                }
+            }
+        }
+        var report = replayer.finish()
+        let elapsed = Date().timeIntervalSince(started)
+        report.set("replay.skipped_events", reader.skippedEvents)
+        report.set("replay.wall_seconds", .real(elapsed))
+        report.set("replay.events_per_second", .real(elapsed > 0 ? Double(replayer.events) / elapsed : 0))
+        return (report, reader.skippedEvents, reader.skippedErrors)
+    }
+}

@@ -1,0 +1,134 @@
+// The replay driver: events in, kernel calls out, a report at the end. Data flows one way:
+// bytes → events (VMTrace) → kernel (VMKernel) → MMU (X86MMU); the report reads counters.
+import VMKernel
+import VMTrace
+
+/// What a replay runs with.
+public struct ReplayConfiguration: Equatable, Sendable {
+    public var tunables = Tunables()
+    /// Bytes of simulated RAM (`--phys-mem`); large enough by default that nothing pages.
+    public var physicalMemory: UInt64 = 64 << 30
+    /// Bytes of swap (`--swap`).
+    public var swap: UInt64 = 0
+
+    public init(tunables: Tunables = Tunables(), physicalMemory: UInt64 = 64 << 30, swap: UInt64 = 0) {
+        self.tunables = tunables
+        self.physicalMemory = physicalMemory
+        self.swap = swap
+    }
+}
+
+/// An error the kernel raised while applying an event the trace layer accepted.
+public struct ReplayError: Error, CustomStringConvertible {
+    public var eventNumber: UInt64
+    public var message: String
+    public var description: String { "event \(eventNumber): \(message)" }
+}
+
+/// Replays events into one simulated machine.
+public final class Replayer {
+    public let configuration: ReplayConfiguration
+    public let kernel: Kernel
+    public private(set) var events: UInt64 = 0
+    private var finished = false
+
+    public init(_ configuration: ReplayConfiguration) throws(SysctlError) {
+        self.configuration = configuration
+        kernel = try Kernel(tunables: configuration.tunables,
+                            physicalMemory: configuration.physicalMemory, swap: configuration.swap)
+    }
+
+    /// Applies one event.
+    @inline(__always)
+    public func apply(_ event: TraceEvent) throws(ReplayError) {
+        events &+= 1
+        do {
+            if case .access(let a) = event {
+                try kernel.access(pid: a.pid, address: a.address, size: a.size, type: a.kind.accessType)
+                return
+            }
+            try applyOther(event)
+        } catch {
+            throw ReplayError(eventNumber: events, message: error.description)
+        }
+    }
+
+    /// Applies a batch of events.
+    public func apply<C: Collection>(_ batch: C) throws(ReplayError) where C.Element == TraceEvent {
+        for e in batch { try apply(e) }
+    }
+
+    private func applyOther(_ event: TraceEvent) throws(KernelError) {
+        switch event {
+        case .access:
+            break
+        case .file(let id, let size, let resident, let path):
+            try kernel.declareFile(id: id, size: size, resident: resident, path: path)
+        case .proc(let pid, let threads):
+            try kernel.createProcess(pid: pid, threads: threads)
+        case .threads(let pid, let count):
+            try kernel.setThreads(pid: pid, count: count)
+        case .fork(let parent, let child):
+            try kernel.fork(parent: parent, child: child)
+        case .exec(let pid):
+            try kernel.exec(pid: pid)
+        case .exit(let pid):
+            try kernel.exit(pid: pid)
+        case .mmap(let m):
+            try kernel.mmap(pid: m.pid, MmapRequest(
+                address: m.address, length: m.length, protection: VMProt(rawValue: m.protection.rawValue),
+                shared: m.flags.contains(.shared), fileID: m.fileID, offset: m.offset,
+                stack: m.flags.contains(.stack), nosync: m.flags.contains(.nosync),
+                device: m.flags.contains(.device), uksmap: m.flags.contains(.uksmap)))
+        case .munmap(let pid, let address, let length):
+            try kernel.munmap(pid: pid, address: address, length: length)
+        case .mprotect(let pid, let address, let length, let protection):
+            try kernel.mprotect(pid: pid, address: address, length: length,
+                                protection: VMProt(rawValue: protection.rawValue))
+        case .madvise(let pid, let address, let length, let advice):
+            try kernel.madvise(pid: pid, address: address, length: length, advice: advice.kernelAdvice)
+        case .mlock(let pid, let address, let length):
+            try kernel.mlock(pid: pid, address: address, length: length)
+        case .munlock(let pid, let address, let length):
+            try kernel.munlock(pid: pid, address: address, length: length)
+        case .dropCaches:
+            kernel.dropCaches()
+        }
+    }
+
+    /// Ends the replay (prefaulted pages still untouched count as unused) and builds the report.
+    public func finish() -> Report {
+        if !finished {
+            kernel.finish()
+            finished = true
+        }
+        return ReportBuilder.build(configuration: configuration, kernel: kernel, events: events)
+    }
+}
+
+extension AccessKind {
+    var accessType: AccessType {
+        switch self {
+        case .read: return .read
+        case .write: return .write
+        case .execute: return .execute
+        case .kernelRead: return .kernelRead
+        case .kernelWrite: return .kernelWrite
+        case .peek: return .peek
+        case .poke: return .poke
+        }
+    }
+}
+
+extension Advice {
+    var kernelAdvice: MadviseAdvice {
+        switch self {
+        case .normal: return .normal
+        case .random: return .random
+        case .sequential: return .sequential
+        case .willneed: return .willneed
+        case .dontneed: return .dontneed
+        case .free: return .free
+        }
+    }
+}

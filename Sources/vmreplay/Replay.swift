@@ -1,0 +1,141 @@
+// `vmreplay replay TRACE`: replay one trace and print what DragonFly would have counted.
+import ArgumentParser
+import Foundation
+import VMKernel
+import VMReplay
+import VMTrace
+
+/// A byte size with an optional binary K/M/G/T suffix (4G = 4 * 2^30).
+struct ByteSize: ExpressibleByArgument {
+    var bytes: UInt64
+    init?(argument: String) {
+        let s = argument.hasSuffix("T") || argument.hasSuffix("t")
+            ? String(argument.dropLast()) : argument
+        let tera = s.count != argument.count
+        guard let v = parseNumber(s), v >= 0 else { return nil }
+        let (b, overflow) = UInt64(v).multipliedReportingOverflow(by: tera ? 1 << 40 : 1)
+        guard !overflow else { return nil }
+        bytes = b
+    }
+}
+
+extension ReportFormat: ExpressibleByArgument {}
+
+/// Options every replaying command shares.
+struct ReplayOptions: ParsableArguments {
+    @Option(name: .customShort("s"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("Set a tunable, as `sysctl -w` would before the workload ran (repeatable). `vmreplay sysctl -a` lists them.",
+                               valueName: "name=value"))
+    var settings: [String] = []
+
+    @Option(help: ArgumentHelp("Simulated physical memory (K/M/G/T suffixes).", valueName: "size"))
+    var physMem: ByteSize?
+
+    @Option(help: ArgumentHelp("Simulated swap space (K/M/G/T suffixes).", valueName: "size"))
+    var swap: ByteSize?
+
+    @Flag(inversion: .prefixedNo, help: "Show a progress line on stderr (default: when stderr is a terminal).")
+    var progress: Bool?
+
+    @Flag(help: "Skip and count malformed events instead of stopping at the first.")
+    var keepGoing = false
+
+    func parsedSettings() throws -> [Setting] {
+        do {
+            return try settings.map { text throws(SettingError) in try Setting(parsing: text) }
+        } catch {
+            printToStandardError("vmreplay: \(error.description)")
+            throw ExitCode(64)
+        }
+    }
+
+    func configuration(_ assignments: [(String, Int64)]) throws -> ReplayConfiguration {
+        var c = ReplayConfiguration()
+        do { c.tunables = try Setting.tunables(assignments) } catch {
+            printToStandardError("vmreplay: \(error.description)")
+            throw ExitCode(64)
+        }
+        if let physMem {
+            guard physMem.bytes >= 4 << 20 else {
+                printToStandardError("vmreplay: --phys-mem must be at least 4M")
+                throw ExitCode(64)
+            }
+            c.physicalMemory = physMem.bytes
+        }
+        if let swap { c.swap = swap.bytes }
+        return c
+    }
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a trace and report the kernel's fault counters.",
+        discussion: """
+            Every access of the trace goes through a simulated x86-64 MMU; each page fault it \
+            raises runs a port of DragonFly BSD's vm_fault (d709358f), and the report gives \
+            what the kernel would have counted, under DragonFly's own names: \
+            vm.stats.vm.v_vm_faults, v_zfod, v_cow_faults, rusage.ru_minflt/ru_majflt, and \
+            the replay's own measurements (trap.*, prefault.*, mmu.*, mem.*, replay.*). \
+            The tunables in force are echoed at the top.
+
+            Examples:
+              vmreplay replay traces/ls.vmt.gz
+              vmreplay replay trace.txt -s vm.prefault_pages=16 -s vm.shared_fault=0
+              vmreplay replay trace.vmt.gz --format json -o report.json
+              vmreplay replay big.vmt.gz --phys-mem 256M --swap 1G --format sysctl
+              vmreplay replay trace.txt -s vm.debug_fault=10   (first 10 faults, seed format, on stderr)
+
+            Exit status: 0 success, 64 bad option or setting, 65 malformed trace, 66 missing \
+            input, 73/74 output errors.
+            """
+    )
+
+    @Argument(help: "The trace (text or .vmt, gzip or not; - for standard input).")
+    var trace: String
+
+    @OptionGroup var options: ReplayOptions
+
+    @Option(help: "Report format: text, sysctl, json or csv.")
+    var format: ReportFormat = .text
+
+    @Option(name: .shortAndLong, help: "Write the report to this file (atomically) instead of stdout.")
+    var output: String?
+
+    func run() throws {
+        let settings = try options.parsedSettings()
+        var assignments: [(String, Int64)] = []
+        for s in settings {
+            guard s.values.count == 1 else {
+                printToStandardError("vmreplay: -s \(s.name) has \(s.values.count) values; use `vmreplay sweep` to compare several")
+                throw ExitCode(64)
+            }
+            assignments.append((s.name, s.values[0]))
+        }
+        let config = try options.configuration(assignments)
+        let progress = ProgressLine(label: "replay", requested: options.progress)
+        try runReportingErrors {
+            installOutputCleanupOnSignals()
+            let result: (Report, skipped: Int, samples: [TraceError])
+            do {
+                result = try ReplayDriver.run(path: trace, configuration: config, keepGoing: options.keepGoing,
+                                              progress: progress.update, console: printToStandardError)
+            } catch let error as ReplayError {
+                progress.clear()
+                printToStandardError("vmreplay: \(TraceReaderName.display(trace)): \(error.description)")
+                throw ExitCode(65)
+            }
+            progress.clear()
+            reportSkipped(result.skipped, result.samples)
+            let text = result.0.render(format)
+            if let output {
+                try writeTextFileAtomically(text, to: output)
+            } else {
+                printToStandardOutput(text)
+            }
+        }
+    }
+}
+
+enum TraceReaderName {
+    static func display(_ path: String) -> String { path == "-" ? "<stdin>" : path }
+}
