@@ -109,5 +109,6 @@ final class ScenarioTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(checked, 0)
+        print("scenario checks: \(scenarios.count) scenarios, \(checked) expectations")
     }
 }
