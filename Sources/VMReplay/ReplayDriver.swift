@@ -28,15 +28,14 @@ public enum ReplayDriver {
         let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing))
         let replayer = try Replayer(configuration)
         replayer.kernel.console = console
-        var batch: [TraceEvent] = []
         var lastReport = started
-        while try reader.nextBatch(into: &batch) {
+        try BatchPipeline.run(reader: reader) { batch, traceProgress in
             try replayer.apply(batch)
             if let progress {
                 let now = Date()
                 if now.timeIntervalSince(lastReport) >= progressInterval {
                     lastReport = now
-                    progress(ReplayProgress(trace: reader.progress,
+                    progress(ReplayProgress(trace: traceProgress,
                                             elapsedSeconds: now.timeIntervalSince(started)))
                 }
             }

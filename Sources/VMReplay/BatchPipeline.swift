@@ -1,0 +1,114 @@
+// Decode on one thread, simulate on others: a reader thread fills batches of events into a
+// bounded queue; the consumer hands each batch to every engine. Batch arrays are recycled so
+// the steady state allocates nothing.
+import Foundation
+import VMTrace
+
+/// A bounded queue of event batches between the decoding thread and the consumer.
+final class BatchQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var full: [(batch: [TraceEvent], progress: TraceProgress)] = []
+    private var empty: [[TraceEvent]] = []
+    private let capacity: Int
+    private var finished = false
+    private var cancelled = false
+    private(set) var failure: Error?
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Producer: an array to fill (recycled when possible).
+    func emptyBatch() -> [TraceEvent] {
+        condition.lock()
+        defer { condition.unlock() }
+        return empty.popLast() ?? []
+    }
+
+    /// Producer: blocks while the queue is full. False when the consumer has cancelled.
+    func put(_ batch: [TraceEvent], _ progress: TraceProgress) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while full.count >= capacity && !cancelled { condition.wait() }
+        if cancelled { return false }
+        full.append((batch, progress))
+        condition.broadcast()
+        return true
+    }
+
+    /// Producer: no more batches (with the error that stopped it, if any).
+    func finish(_ error: Error?) {
+        condition.lock()
+        finished = true
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Consumer: the next batch, or nil at the end. Blocks while the queue is empty.
+    func take() -> (batch: [TraceEvent], progress: TraceProgress)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while full.isEmpty && !finished { condition.wait() }
+        if full.isEmpty { return nil }
+        let b = full.removeFirst()
+        condition.broadcast()
+        return b
+    }
+
+    /// Consumer: gives a processed batch back for reuse.
+    func recycle(_ batch: [TraceEvent]) {
+        var batch = batch
+        batch.removeAll(keepingCapacity: true)
+        condition.lock()
+        if empty.count < capacity + 2 { empty.append(batch) }
+        condition.unlock()
+    }
+
+    /// Consumer: stop the producer early.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Reads a trace on a background thread and feeds its batches to `consume`.
+enum BatchPipeline {
+    /// Runs `consume` for every batch, in order, on the calling thread. The reader's errors are
+    /// rethrown after the batches read before them were consumed.
+    /// `consume` gets each batch with the reader's progress as of the end of that batch (read on
+    /// the reader's thread, so the two threads share nothing but the queue).
+    static func run(reader: TraceReader, queueDepth: Int = 4,
+                    consume: ([TraceEvent], TraceProgress) throws -> Void) throws
+    {
+        let queue = BatchQueue(capacity: queueDepth)
+        let producer = Thread {
+            var error: Error?
+            do {
+                while true {
+                    var batch = queue.emptyBatch()
+                    guard try reader.nextBatch(into: &batch) else { break }
+                    if !queue.put(batch, reader.progress) { break }
+                }
+            } catch let e {
+                error = e
+            }
+            queue.finish(error)
+        }
+        producer.stackSize = 1 << 20
+        producer.start()
+        do {
+            while let item = queue.take() {
+                try consume(item.batch, item.progress)
+                queue.recycle(item.batch)
+            }
+        } catch {
+            queue.cancel()
+            while queue.take() != nil {}
+            throw error
+        }
+        if let failure = queue.failure { throw failure }
+    }
+}

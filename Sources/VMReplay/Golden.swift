@@ -1,0 +1,151 @@
+// Golden reports for `check`: what a replay of a given trace with given settings must report.
+// A golden records the trace's checksum and the settings it was made with, so checking it
+// against another trace, or with other settings, says so.
+import Foundation
+import VMKernel
+import VMTrace
+
+public struct Golden: Sendable {
+    /// The golden file format's version.
+    public static let formatVersion = 1
+
+    public var traceName: String
+    public var checksum: TraceChecksum
+    /// The `-s` assignments the golden was made with (defaults otherwise).
+    public var settings: [(name: String, value: Int64)]
+    public var physicalMemory: UInt64
+    public var swap: UInt64
+    /// Every deterministic report key and its value, in report order.
+    public var values: [(key: String, value: Int64)]
+
+    public init(traceName: String, checksum: TraceChecksum, settings: [(name: String, value: Int64)],
+                configuration: ReplayConfiguration, report: Report)
+    {
+        self.traceName = traceName
+        self.checksum = checksum
+        self.settings = settings
+        physicalMemory = configuration.physicalMemory
+        swap = configuration.swap
+        values = report.entries.compactMap { e in
+            guard !Report.isWallClock(e.key), let v = e.value.asInt else { return nil }
+            return (e.key, v)
+        }
+    }
+
+    /// The golden as pretty JSON, keys in report order (stable diffs in version control).
+    public func renderJSON() -> String {
+        var out = "{\n"
+        out += "  \"vmreplay_golden\": \(Golden.formatVersion),\n"
+        out += "  \"trace\": {\"name\": \"\(jsonEscape(traceName))\", \"crc32\": \(checksum.crc32), \"bytes\": \(checksum.bytes)},\n"
+        let s = settings.map { "\"\(jsonEscape($0.name))\": \($0.value)" }.joined(separator: ", ")
+        out += "  \"settings\": {\(s)},\n"
+        out += "  \"phys_mem\": \(physicalMemory),\n"
+        out += "  \"swap\": \(swap),\n"
+        out += "  \"report\": {\n"
+        out += values.map { "    \"\(jsonEscape($0.key))\": \($0.value)" }.joined(separator: ",\n")
+        out += "\n  }\n}\n"
+        return out
+    }
+
+    /// Parses a golden file's text. Errors are TraceErrors with exit code 65.
+    public init(json text: String, file: String) throws {
+        func bad(_ why: String) -> TraceError { TraceError(.dataError, file: file, "not a vmreplay golden: \(why)") }
+        guard let data = text.data(using: .utf8),
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { throw bad("invalid JSON") }
+        guard let version = root["vmreplay_golden"] as? Int else { throw bad("no \"vmreplay_golden\" version") }
+        guard version == Golden.formatVersion else { throw bad("version \(version) is not \(Golden.formatVersion)") }
+        guard let trace = root["trace"] as? [String: Any], let name = trace["name"] as? String,
+              let crc = (trace["crc32"] as? NSNumber)?.uint32Value, let bytes = (trace["bytes"] as? NSNumber)?.uint64Value
+        else { throw bad("no \"trace\" name/crc32/bytes") }
+        traceName = name
+        checksum = TraceChecksum(crc32: crc, bytes: bytes)
+        guard let settingsObject = root["settings"] as? [String: Any] else { throw bad("no \"settings\"") }
+        settings = try settingsObject.keys.sorted().map { k in
+            guard let v = (settingsObject[k] as? NSNumber)?.int64Value else { throw bad("setting \(k) is not a number") }
+            return (k, v)
+        }
+        physicalMemory = (root["phys_mem"] as? NSNumber)?.uint64Value ?? ReplayConfiguration().physicalMemory
+        swap = (root["swap"] as? NSNumber)?.uint64Value ?? 0
+        guard let report = root["report"] as? [String: Any] else { throw bad("no \"report\"") }
+        // JSONSerialization loses key order; the report's own order is restored when comparing.
+        values = try report.keys.sorted().map { k in
+            guard let n = report[k] as? NSNumber else { throw bad("report key \(k) is not a number") }
+            return (k, n.int64Value)
+        }
+    }
+}
+
+/// One key that differs between a golden and a replay.
+public struct GoldenDifference: Equatable, Sendable {
+    public var key: String
+    public var golden: Int64?
+    public var actual: Int64?
+}
+
+public struct CheckOutcome: Sendable {
+    public var differences: [GoldenDifference]
+    /// Deterministic keys the replay reports that the golden lacks (informational).
+    public var newKeys: [String]
+    public var comparedKeys: Int
+    /// The golden was made from a different trace file.
+    public var traceMismatch: String?
+
+    public var passed: Bool { differences.isEmpty && traceMismatch == nil }
+
+    /// A readable table of the differing keys: golden, actual, delta.
+    public func renderDifferences() -> String {
+        var rows: [[String]] = [["key", "golden", "actual", "delta"]]
+        for d in differences {
+            let delta: String
+            if let g = d.golden, let a = d.actual {
+                delta = (a - g >= 0 ? "+" : "") + String(a - g)
+            } else {
+                delta = "-"
+            }
+            rows.append([d.key, d.golden.map(String.init) ?? "(missing)", d.actual.map(String.init) ?? "(missing)", delta])
+        }
+        // Left-align the key column for readability.
+        let keyWidth = rows.map { $0[0].count }.max() ?? 0
+        return rows.map { r in
+            r[0] + String(repeating: " ", count: keyWidth - r[0].count) + "  "
+                + alignTable([Array(r.dropFirst())]).dropLast()
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+public enum GoldenCheck {
+    /// Compares `report` with `golden`, restricted to keys matching `keyGlobs` (fnmatch) if any.
+    public static func compare(golden: Golden, report: Report, actualChecksum: TraceChecksum,
+                               keyGlobs: [String] = []) -> CheckOutcome
+    {
+        func selected(_ key: String) -> Bool {
+            keyGlobs.isEmpty || keyGlobs.contains { fnmatch($0, key, 0) == 0 }
+        }
+        let goldenValues = Dictionary(golden.values.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        var differences: [GoldenDifference] = []
+        var compared = 0
+        var seen = Set<String>()
+        // Report order first, then golden keys the report no longer has.
+        for (key, value) in report.entries where !Report.isWallClock(key) && selected(key) {
+            guard let expected = goldenValues[key] else { continue }
+            seen.insert(key)
+            compared += 1
+            if value.asInt != expected { differences.append(GoldenDifference(key: key, golden: expected, actual: value.asInt)) }
+        }
+        for (key, expected) in golden.values where !seen.contains(key) && !Report.isWallClock(key) && selected(key) {
+            compared += 1
+            differences.append(GoldenDifference(key: key, golden: expected, actual: nil))
+        }
+        let newKeys = report.entries.map(\.key).filter {
+            !Report.isWallClock($0) && goldenValues[$0] == nil && selected($0) && report[$0]?.asInt != nil
+        }
+        var mismatch: String?
+        if golden.checksum != actualChecksum {
+            mismatch = "the golden was made from another trace (\(golden.traceName), \(golden.checksum)); "
+                + "this trace is \(actualChecksum)"
+        }
+        return CheckOutcome(differences: differences, newKeys: newKeys, comparedKeys: compared,
+                            traceMismatch: mismatch)
+    }
+}
