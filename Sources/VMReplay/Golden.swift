@@ -105,11 +105,14 @@ public struct CheckOutcome: Sendable {
             }
             rows.append([d.key, d.golden.map(String.init) ?? "(missing)", d.actual.map(String.init) ?? "(missing)", delta])
         }
-        // Left-align the key column for readability.
-        let keyWidth = rows.map { $0[0].count }.max() ?? 0
+        // The key column left-aligned, the numbers right-aligned.
+        var widths = [0, 0, 0, 0]
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         return rows.map { r in
-            r[0] + String(repeating: " ", count: keyWidth - r[0].count) + "  "
-                + alignTable([Array(r.dropFirst())]).dropLast()
+            r.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                return i == 0 ? c + pad : pad + c
+            }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
     }
 }

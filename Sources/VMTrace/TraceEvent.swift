@@ -52,17 +52,7 @@ public enum AccessKind: UInt8, CaseIterable, Sendable {
     case poke = 6
 
     /// The event keyword in the text format.
-    public var keyword: String {
-        switch self {
-        case .read: return "r"
-        case .write: return "w"
-        case .execute: return "x"
-        case .kernelRead: return "kr"
-        case .kernelWrite: return "kw"
-        case .peek: return "peek"
-        case .poke: return "poke"
-        }
-    }
+    public var keyword: String { staticKeyword.description }
 
     /// True for kinds whose text form carries an optional SIZE (`peek`/`poke` do not).
     public var hasSize: Bool { self != .peek && self != .poke }
@@ -90,16 +80,7 @@ public struct Access: Hashable, Sendable {
 public enum Advice: UInt8, CaseIterable, Sendable {
     case normal = 0, random = 1, sequential = 2, willneed = 3, dontneed = 4, free = 5
 
-    public var keyword: String {
-        switch self {
-        case .normal: return "normal"
-        case .random: return "random"
-        case .sequential: return "sequential"
-        case .willneed: return "willneed"
-        case .dontneed: return "dontneed"
-        case .free: return "free"
-        }
-    }
+    public var keyword: String { staticKeyword.description }
 
     public init?(keyword: Substring) {
         guard let a = Advice.allCases.first(where: { $0.keyword == keyword }) else { return nil }

@@ -1,0 +1,72 @@
+// Helpers every subcommand shares: printing errors the way the project prints them
+// (`vmreplay: FILE:LINE: message`) and turning them into sysexits exit codes.
+
+import ArgumentParser
+import Glibc
+import VMTrace
+
+/// Writes all of `text` to file descriptor `fd` (gives up silently if it is closed).
+private func writeAll(_ fd: Int32, _ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var p = bytes.baseAddress
+        var left = bytes.count
+        while left > 0, let q = p {
+            let n = write(fd, q, left)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            p = q + n
+            left -= n
+        }
+    }
+}
+
+/// Writes `line` and a newline to standard error.
+func printToStandardError(_ line: String) { writeAll(2, line + "\n") }
+
+/// Writes `text` to standard output as is.
+func printToStandardOutput(_ text: String) { writeAll(1, text) }
+
+/// Runs `body`; a `TraceError` is printed to stderr (`vmreplay: FILE:LINE: message`) and the
+/// command exits with its sysexits code (64, 65, 66, 73, 74).
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as TraceError {
+        printToStandardError(error.description)
+        throw ExitCode(error.exitCode)
+    }
+}
+
+/// The `--keep-going` summary: how many events were skipped, and the first few reasons.
+func reportSkipped(_ count: Int, _ samples: [TraceError]) {
+    guard count > 0 else { return }
+    for error in samples { printToStandardError(error.description + " (skipped)") }
+    if count > samples.count {
+        printToStandardError("vmreplay: ... and \(count - samples.count) more")
+    }
+    printToStandardError("vmreplay: warning: skipped \(count) bad event\(count == 1 ? "" : "s") (--keep-going)")
+}
+
+/// A count given with an optional K/M/G suffix (decimal multiples: 10M = 10,000,000).
+struct Count: ExpressibleByArgument {
+    var value: Int
+
+    init(_ value: Int) { self.value = value }
+
+    init?(argument: String) {
+        var digits = Substring(argument)
+        var multiplier = 1
+        switch digits.last {
+        case "k", "K": multiplier = 1_000
+        case "m", "M": multiplier = 1_000_000
+        case "g", "G": multiplier = 1_000_000_000
+        default: break
+        }
+        if multiplier != 1 { digits = digits.dropLast() }
+        guard let n = Int(digits), n >= 0 else { return nil }
+        let (v, overflow) = n.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { return nil }
+        value = v
+    }
+}

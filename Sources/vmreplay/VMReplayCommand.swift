@@ -1,0 +1,37 @@
+// The `vmreplay` command: the root of the subcommand tree.
+
+import ArgumentParser
+
+@main
+struct VMReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vmreplay",
+        abstract: "Replay memory-access traces through a simulation of DragonFly BSD's page-fault path.",
+        discussion: """
+            A trace is a list of events: processes and files appear (proc, fork, file), \
+            address spaces change (mmap, munmap, mprotect, madvise, mlock), and memory is \
+            touched (r, w, x reads/writes/fetches; kr, kw kernel copyin/copyout; peek, poke \
+            from a debugger). Traces come as text ("vmtrace 1", one event per line) or as the \
+            compact binary .vmt form, either one optionally gzip-compressed; every command \
+            detects the format from the file's first bytes, and "-" means standard input.
+
+            A minimal text trace:
+
+              vmtrace 1
+              proc 1
+              mmap 1 0x10000000 64K rw- private anon
+              w 1 0x10000000 8
+              r 1 0x10000ff8 8
+
+            Examples:
+              vmreplay info trace.txt                 what a trace contains
+              vmreplay convert trace.txt trace.vmt.gz  text to gzip-compressed binary
+              vmreplay convert trace.vmt.gz -          binary back to text on stdout
+              vmreplay gen synthetic --accesses 1M -o demo.vmt.gz
+
+            Exit status: 0 success, 64 usage error, 65 malformed trace, 66 missing or \
+            unreadable input, 73 output cannot be created, 74 I/O error.
+            """,
+        subcommands: [Replay.self, SweepCommand.self, Check.self, Convert.self, Info.self, Gen.self, SysctlCommand.self]
+    )
+}
