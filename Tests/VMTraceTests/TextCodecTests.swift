@@ -129,6 +129,15 @@ final class TextCodecTests: TraceTestCase {
         ])
     }
 
+    func testOverlongPathsAndLines() {
+        let longPath = parseError("vmtrace 1\nfile 1 10 /" + String(repeating: "a", count: 70_000) + "\n")
+        XCTAssertEqual(longPath?.line, 2)
+        XCTAssertTrue(longPath?.message.contains("longer than 65535") ?? false)
+        let longLine = parseError("vmtrace 1\nproc 1\n#" + String(repeating: "x", count: 2 << 20) + "\n")
+        XCTAssertEqual(longLine?.line, 3)
+        XCTAssertTrue(longLine?.message.contains("line longer than") ?? false)
+    }
+
     func testRepeatedHeaderIsAccepted() throws {
         XCTAssertEqual(try parse("vmtrace 1\nproc 1\nvmtrace 1\nexit 1\n"), [.proc(pid: 1, threads: 1), .exit(pid: 1)])
     }
