@@ -18,6 +18,7 @@ public final class TraceWriter {
     private var used = 0
     private let isBinary: Bool
     private let binary = BinaryTraceEncoder()
+    private var validator = TraceValidator()
     private var done = false
     public private(set) var eventsWritten: UInt64 = 0
 
@@ -59,19 +60,27 @@ public final class TraceWriter {
         used = 0
     }
 
+    private func invalid(_ event: TraceEvent, _ problem: String) -> Error {
+        failed(TraceError(.dataError, file: path, "event \(eventsWritten + 1): \(problem): \(quoteInput(event.description))"))
+    }
+
     private func failed(_ error: Error) -> Error {
         abandon()
         return error
     }
 
-    /// Appends one event. Text output refuses events whose text would read back differently
-    /// (file paths with `#`, line breaks or edge blanks): a data error.
+    /// Appends one event. Events a reader would reject (the `TraceValidator` checks, in
+    /// order) and, for text output, events whose text would read back differently (file paths
+    /// with `#`, line breaks or edge blanks) are data errors, and abandon the output: every
+    /// trace a writer completes reads back.
     @inline(__always)
     public func write(_ event: TraceEvent) throws {
         let room: Int
-        if case .access = event {
+        if case .access(let a) = event {
+            if let problem = validator.checkAccess(a) { throw invalid(event, problem) }
             room = BinaryTrace.maxFixedRecord
         } else {
+            if let problem = validator.check(event) { throw invalid(event, problem) }
             room = max(event.maxTextBytes, BinaryTraceEncoder.maxBytes(event))
             if format.encoding == .text, let problem = event.textProblem {
                 throw failed(TraceError(.dataError, file: path, "cannot write \(quoteInput(event.description)) as text: \(problem)"))

@@ -224,17 +224,21 @@ final class DamageTests: TraceTestCase {
 
     // MARK: - The built command
 
-    /// `vmreplay convert` on a damaged file: exit 65, the byte offset on stderr, no output.
-    func testConvertCommandOnDamagedInput() throws {
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        var executable = products.appendingPathComponent("vmreplay")
-        if !FileManager.default.isExecutableFile(atPath: executable.path) {
-            // xctest bundles on Linux: .build/debug/vmreplayPackageTests.xctest
-            executable = Bundle.main.bundleURL.appendingPathComponent("vmreplay")
-        }
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+    /// The built `vmreplay`, next to the test bundle in the products directory.
+    private func executable() throws -> URL {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("vmreplay"),
+            Bundle.main.bundleURL.appendingPathComponent("vmreplay"),
+        ]
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
             throw XCTSkip("vmreplay executable not found next to the test bundle")
         }
+        return found
+    }
+
+    /// `vmreplay convert` on a damaged file: exit 65, the byte offset on stderr, no output.
+    func testConvertCommandOnDamagedInput() throws {
+        let executable = try executable()
         try writeTrace(sampleEvents(), "t.txt.gz")
         let bytes = scratch.read("t.txt.gz")
         let path = scratch.write("cut.txt.gz", bytes: Array(bytes.prefix(bytes.count / 2)))
@@ -257,5 +261,25 @@ final class DamageTests: TraceTestCase {
         try usage.run()
         usage.waitUntilExit()
         XCTAssertEqual(usage.terminationStatus, 64)
+    }
+
+    /// An interrupted command removes its temporary output file.
+    func testInterruptedCommandLeavesNoFile() throws {
+        let executable = try executable()
+        for sig in [SIGINT, SIGTERM] {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = ["gen", "synthetic", "--accesses", "1G", "-o", scratch.file("big.vmt.gz")]
+            try process.run()
+            let deadline = Date().addingTimeInterval(30)
+            while scratch.contents().isEmpty && Date() < deadline { usleep(10_000) }
+            XCTAssertEqual(scratch.contents().count, 1, "the temporary file should exist while writing")
+            XCTAssertTrue(scratch.contents().first?.hasPrefix(".big.vmt.gz.tmp-") ?? false)
+            kill(process.processIdentifier, sig)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+            XCTAssertEqual(process.terminationStatus, sig)
+            XCTAssertEqual(scratch.contents(), [])
+        }
     }
 }

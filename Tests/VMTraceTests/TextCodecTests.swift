@@ -305,6 +305,23 @@ final class TextCodecTests: TraceTestCase {
         XCTAssertEqual(try TraceReader.readAll(path: scratch.file("c.txt")), events)
     }
 
+    func testWriterRefusesEventsReadersWouldReject() throws {
+        let bad: [[TraceEvent]] = [
+            [.access(Access(kind: .read, pid: 1, address: 0))],
+            [.proc(pid: 1, threads: 1), .access(Access(kind: .read, pid: 1, address: 0, size: 0))],
+            [.proc(pid: 1, threads: 1), .munmap(pid: 1, address: 1, length: 4096)],
+            [.file(id: 1, size: 0, resident: false, path: String(repeating: "a", count: 2 << 20))],
+        ]
+        for events in bad {
+            for name in ["w.txt", "w.vmt.gz"] {
+                let writer = try TraceWriter(path: scratch.file(name))
+                XCTAssertEqual(expectTraceError(.dataError) { try writer.write(contentsOf: events) }?.message
+                    .hasPrefix("event \(events.count): "), true)
+                XCTAssertEqual(scratch.contents(), [])
+            }
+        }
+    }
+
     func testWriterRefusesPathsTextCannotCarry() throws {
         for path in ["a#b", "line\nbreak", " lead", "trail ", "resident x"] {
             let writer = try TraceWriter(path: scratch.file("p.txt"))
