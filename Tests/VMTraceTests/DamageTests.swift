@@ -222,6 +222,28 @@ final class DamageTests: TraceTestCase {
         }
     }
 
+    /// Random corruption of a text trace never traps either.
+    func testRandomTextCorruptionNeverTraps() throws {
+        var g = RandomTraceGenerator(seed: 6)
+        try writeTrace(g.events(300), "good.txt")
+        let good = scratch.read("good.txt")
+        let alphabet = Array("0123456789abcdefxKMG rwx-#\n\t=proc file mmap fork".utf8) + [0x00, 0xff, 0x1f, 0x8b]
+        var rng = Xoshiro256StarStar(seed: 12)
+        for round in 0..<300 {
+            var bytes = good
+            for _ in 0..<(1 + rng.below(6)) {
+                let i = Int(rng.below(UInt64(bytes.count)))
+                bytes[i] = alphabet[Int(rng.below(UInt64(alphabet.count)))]
+            }
+            let path = scratch.write("t\(round % 4).txt", bytes: bytes)
+            do {
+                _ = try TraceReader.readAll(path: path, options: .init(keepGoing: rng.percent(50)))
+            } catch let error as TraceError {
+                XCTAssertEqual(error.exitCode, 65, "\(error)")
+            }
+        }
+    }
+
     // MARK: - The built command
 
     /// The built `vmreplay`, next to the test bundle in the products directory.
