@@ -121,8 +121,8 @@ final class FileInput: ByteInput {
     }
 
     /// Makes at least `n` bytes pending unless the file ends first; returns the pending bytes.
-    func peek(_ n: Int) throws -> UnsafeMutableBufferPointer<UInt8> {
-        precondition(n <= capacity)
+    func peek(_ wanted: Int) throws -> UnsafeMutableBufferPointer<UInt8> {
+        let n = min(wanted, capacity)
         if hi - lo < n && lo > 0 {
             memmove(storage, storage + lo, hi - lo)
             hi -= lo
