@@ -31,12 +31,23 @@ public final class Kernel {
     public internal(set) var objectBypasses: UInt64 = 0
     /// Pager read errors (the seed's "vm_fault: pager read error" console lines).
     public internal(set) var pagerErrors: UInt64 = 0
+    /// Fictitious pages get frame numbers far above any RAM frame (device physical memory).
+    let deviceFrameBase: UInt64 = 1 << 36
+    var nextDeviceFrame: UInt64 = 0
     /// Holder of the fictitious pages UKSMAP entries hand out.
     let uksmapObject: VMObject
     /// vm.debug_fault's decrementing count (seed:664).
     var debugFaultRemaining: Int64
     /// Where console output (vm.debug_fault, vm.debug_cluster) goes.
     public var console: ((String) -> Void)?
+
+    /// Pagedaemon state: woken by vm_page_alloc, run at the next safe point.
+    var pagedaemonWanted = false
+    /// vm_pageout_deficit: allocations that failed since the last run.
+    var pageoutDeficit = 0
+    public internal(set) var pageoutStats = PageoutStats()
+    /// Processes the OOM killer ended; the trace's later events for them are ignored.
+    public internal(set) var killedPids: Set<UInt32> = []
 
     /// rusage of processes that have exited, by pid.
     var exitedRusage = RUsage()
@@ -77,9 +88,6 @@ public final class Kernel {
     }
 
     func debugLog(_ line: String) { console?(line) }
-
-    /// Hook for memory accounting after allocations (peak tracking lives in PhysicalMemory).
-    @inline(__always) func noteMemoryUse() {}
 
     // MARK: queries for reports
 
@@ -134,4 +142,9 @@ public final class Kernel {
     /// Kernel map and file lookups for tests and reports.
     public func map(of pid: UInt32) -> VMMap? { procs[pid]?.map }
     public func file(_ id: UInt32) -> VNode? { files[id] }
+}
+
+extension Kernel {
+    /// Swap blocks in use.
+    public var swapUsedPages: Int64 { swapSpace.usedBlocks }
 }

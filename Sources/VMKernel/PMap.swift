@@ -54,7 +54,6 @@ extension Kernel {
                 pmap.tableFrames.append(f)
             }
         }
-        noteMemoryUse()
     }
 
     /// pte_prot plus the NX policy of machdep.pmap_nx_enable (research §6.2).

@@ -189,6 +189,7 @@ public final class PhysicalMemory {
     /// vm_page_activate: to PQ_ACTIVE with act_count at least ACT_INIT; a PQ_CACHE page counts as
     /// reactivated. Wired pages stay off the queues.
     func activate(_ m: VMPage, meter: inout VMMeter) {
+        if m.flags.contains(.unmanaged) { return } // fictitious and unmanaged pages stay unqueued
         if m.queue == .active { return }
         if m.queue == .cache { meter.v_reactivated += 1 }
         if m.wireCount > 0 {
@@ -201,6 +202,7 @@ public final class PhysicalMemory {
 
     /// vm_page_deactivate: to the tail of PQ_INACTIVE (no-op when already there or wired).
     func deactivate(_ m: VMPage, meter: inout VMMeter) {
+        if m.flags.contains(.unmanaged) { return }
         if m.queue == .inactive { return }
         if m.queue == .cache { meter.v_reactivated += 1 }
         if m.wireCount > 0 {
@@ -233,6 +235,10 @@ public final class PhysicalMemory {
     func cache(_ m: VMPage) {
         enqueue(m, .cache)
     }
+
+    var inactiveHead: VMPage? { inactiveQueue.head }
+    var activeHead: VMPage? { activeQueue.head }
+    var cacheHead: VMPage? { cacheQueue.head }
 
     /// Pages of one queue in order (for the pagedaemon and the invariant checker).
     func forEach(in q: PageQueue, _ body: (VMPage) -> Void) {

@@ -10,6 +10,8 @@ public final class Proc {
     public internal(set) var rusage = RUsage()
     /// vm_ssize: pages of the process stack (for RLIMIT_STACK in vm_map_growstack).
     var stackPages: Int64 = 0
+    /// map->pgout_offset: where RLIMIT_RSS enforcement resumes its scan.
+    var rssCursor: UInt64 = 0
     /// vm_maxsaddr: the lowest address the process stack may reach.
     var maxStackAddress: UInt64
 
@@ -23,6 +25,8 @@ public final class Proc {
 
 public enum KernelError: Error, Equatable, CustomStringConvertible {
     case unknownProcess(UInt32)
+    /// The process was killed for lack of memory; the trace's later events for it are moot.
+    case killed(UInt32)
     case duplicateProcess(UInt32)
     case unknownFile(UInt32)
     case duplicateFile(UInt32)
@@ -33,6 +37,7 @@ public enum KernelError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownProcess(let p): return "no process \(p)"
+        case .killed(let p): return "process \(p) was killed (out of memory)"
         case .duplicateProcess(let p): return "process \(p) already exists"
         case .unknownFile(let f): return "no file \(f)"
         case .duplicateFile(let f): return "file \(f) already declared"
@@ -44,8 +49,13 @@ public enum KernelError: Error, Equatable, CustomStringConvertible {
 }
 
 extension Kernel {
+    /// The live process `pid`; every system-call-like event starts here, so it is also the
+    /// pagedaemon's safe point.
     func process(_ pid: UInt32) throws(KernelError) -> Proc {
-        guard let p = procs[pid] else { throw .unknownProcess(pid) }
+        pageoutSafePoint()
+        guard let p = procs[pid] else {
+            throw killedPids.contains(pid) ? .killed(pid) : .unknownProcess(pid)
+        }
         return p
     }
 
@@ -68,6 +78,11 @@ extension Kernel {
 
     /// fork(2): vm_fork → vmspace_fork. The child gets a copy-on-write copy of the parent's map.
     public func fork(parent: UInt32, child: UInt32) throws(KernelError) {
+        if killedPids.contains(parent) {
+            // The parent died of OOM before it could fork: so does the child, in effect.
+            killedPids.insert(child)
+            throw .killed(parent)
+        }
         let p1 = try process(parent)
         guard procs[child] == nil else { throw .duplicateProcess(child) }
         switchTo(p1)

@@ -47,10 +47,17 @@ extension Kernel {
         source.swapBlocks.removeAll()
     }
 
-    /// The device pager: a fictitious page for every index (dev_pager_getpage).
+    /// dev_pager_getpage: the allocated page is replaced by a fictitious page for the device's
+    /// memory (never on a queue, never counted as RAM), and the pager reports VM_PAGER_OK — so a
+    /// device fault is a hard fault (seed:1896).
     func devicePagerGetPage(_ object: VMObject, _ m: VMPage) -> PagerResult {
-        m.valid = true
-        m.setFlag(.fictitious)
+        let pindex = m.pindex
+        vmPageFree(m)
+        nextDeviceFrame += 1
+        let fake = VMPage(frame: deviceFrameBase + nextDeviceFrame)
+        fake.setFlag([.fictitious, .unmanaged])
+        fake.valid = true
+        vmPageInsert(fake, object, pindex)
         return .ok
     }
 }

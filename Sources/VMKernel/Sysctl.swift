@@ -30,6 +30,16 @@ public struct Tunables: Equatable, Hashable, Sendable {
     public var maxssiz: Int64 = 512 * 1024 * 1024
     /// kern.dflssiz: the RLIMIT_STACK soft limit (research §2.4)
     public var dflssiz: Int64 = 8 * 1024 * 1024
+    /// vm.pageout_memuse_mode: RLIMIT_RSS enforcement, 0 off, 1 passive, 2 active (research §7.4)
+    public var pageoutMemuseMode: Int64 = 1
+    /// vm.max_launder: dirty pages laundered per pass (research §7.3)
+    public var maxLaunder: Int64 = 4096
+    /// vm.anonmem_decline / vm.filemem_decline: act_count decline per active scan
+    public var anonmemDecline: Int64 = 1
+    public var filememDecline: Int64 = 2
+    /// vmreplay.rlimit_rss: RLIMIT_RSS in bytes for every process; 0 = all of memory (the
+    /// default, vm_init_limits: free pages at boot)
+    public var rlimitRSS: Int64 = 0
     /// vmreplay.tlb.* geometry (Skylake-class defaults)
     public var dtlbEntries: Int64 = 64
     public var dtlbWays: Int64 = 4
@@ -116,6 +126,14 @@ public enum Sysctl {
               keyPath: \.fastFault, range: 0...1, origin: "sysctl", validate: nil),
         .init(name: "vm.map_partition_enable", description: "Break up larger vm_map_entry's",
               keyPath: \.mapPartitionEnable, range: 0...1, origin: "sysctl", validate: nil),
+        .init(name: "vm.max_launder", description: "Limit dirty flushes in pageout",
+              keyPath: \.maxLaunder, range: 0...(1 << 30), origin: "sysctl", validate: nil),
+        .init(name: "vm.anonmem_decline", description: "active->inactive anon memory",
+              keyPath: \.anonmemDecline, range: 0...64, origin: "sysctl", validate: nil),
+        .init(name: "vm.filemem_decline", description: "active->inactive file cache",
+              keyPath: \.filememDecline, range: 0...64, origin: "sysctl", validate: nil),
+        .init(name: "vm.pageout_memuse_mode", description: "memoryuse resource mode (RLIMIT_RSS): 0 off, 1 passive, 2 active",
+              keyPath: \.pageoutMemuseMode, range: 0...2, origin: "sysctl", validate: nil),
         .init(name: "vm.prefault_pages", description: "Maximum number of pages to pre-fault",
               keyPath: \.prefaultPages, range: Int64(Int32.min)...Int64(Int32.max), origin: "sysctl", validate: nil),
         .init(name: "vm.shared_fault", description: "Allow shared token on vm_object",
@@ -125,6 +143,9 @@ public enum Sysctl {
         .init(name: "vmreplay.fs_block_size",
               description: "Filesystem block size in bytes: one vnode pager fault reads at least one block (64K = HAMMER2)",
               keyPath: \.fsBlockSize, range: 4096...(1 << 24), origin: "vmreplay", validate: powerOfTwo),
+        .init(name: "vmreplay.rlimit_rss",
+              description: "RLIMIT_RSS of every process in bytes; 0 means all of memory (the kernel's default)",
+              keyPath: \.rlimitRSS, range: 0...(1 << 50), origin: "vmreplay", validate: pageMultiple),
         .init(name: "vmreplay.tlb.dtlb_entries", description: "L1 data TLB entries (4K pages)",
               keyPath: \.dtlbEntries, range: 1...65536, origin: "vmreplay", validate: nil),
         .init(name: "vmreplay.tlb.dtlb_ways", description: "L1 data TLB associativity",

@@ -19,7 +19,10 @@ private let pgexInstruction: UInt32 = 0x10
 extension Kernel {
     /// One access event: every page of [address, address+size) in address order.
     public func access(pid: UInt32, address: UInt64, size: UInt32, type: AccessType) throws(KernelError) {
-        guard let p = procs[pid] else { throw .unknownProcess(pid) }
+        pageoutSafePoint()
+        guard let p = procs[pid] else {
+            throw killedPids.contains(pid) ? .killed(pid) : .unknownProcess(pid)
+        }
         if current !== p { switchTo(p) }
         counters.accesses += 1
         let last = size > 1 ? address &+ UInt64(size - 1) : address
@@ -62,6 +65,7 @@ extension Kernel {
             case .fault(let errorCode):
                 counters.pageFaults += 1
                 if !trapPfault(p, va, errorCode, user: user) { return }
+                if killedPids.contains(p.pid) { return }
             }
         }
         counters.faultLivelocks += 1

@@ -36,6 +36,7 @@ extension Kernel {
         var shared = sharedFault
         var firstShared = sharedFault
         var growstack = true
+        var retries = 0
         var result: KernReturn
 
         retryFault: while true {
@@ -125,6 +126,13 @@ extension Kernel {
 
             if result == .tryAgain {
                 counters.faultRetries += 1
+                retries += 1
+                // A fault that can never make progress (memory that cannot be reclaimed) gives up
+                // instead of spinning; the kernel would sleep here.
+                if retries > 64 {
+                    result = .failure
+                    break retryFault
+                }
                 continue retryFault
             }
             if result != .success { break retryFault }
@@ -199,7 +207,8 @@ extension Kernel {
     private func uksmapPage(_ entry: VMMapEntry, _ pindex: Int64) -> VMPage {
         let o = uksmapObject
         if let m = o.lookup(pindex) { return m }
-        let m = VMPage(frame: 0)
+        nextDeviceFrame += 1
+        let m = VMPage(frame: deviceFrameBase + nextDeviceFrame)
         m.setFlag([.fictitious, .unmanaged])
         m.valid = true
         vmPageInsert(m, o, pindex)
@@ -236,6 +245,7 @@ extension Kernel {
                     fs.m = nil
                     unlockThings(&fs)
                     vmWaitPfault()
+                    if lowMemoryKilled { return .protectionFailure }
                     return .tryAgain
                 }
                 // seed:1681-1692 an invalid page, or a read-ahead mark, goes to readrest.
@@ -275,6 +285,7 @@ extension Kernel {
                     if fs.m == nil {
                         unlockThings(&fs)
                         vmWaitPfault()
+                        if lowMemoryKilled { return .protectionFailure }
                         return .tryAgain
                     }
                     needPager = true // fall through to readrest with a new, invalid page
@@ -434,6 +445,12 @@ extension Kernel {
         }
         fs.m = m
         return .success
+    }
+
+    /// P_LOWMEMKILL: the faulting process was chosen by the OOM killer while it waited.
+    var lowMemoryKilled: Bool {
+        guard let p = current else { return false }
+        return killedPids.contains(p.pid)
     }
 
     /// TRYPAGER (seed:350): a non-DEFAULT object, unless this is a wiring fault on an unwired entry.

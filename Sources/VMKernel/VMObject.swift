@@ -121,14 +121,31 @@ extension Kernel {
     /// vm_page_alloc(object, pindex, VM_ALLOC_NORMAL): a frame with an identity, busy for the
     /// caller (not on a queue), not yet valid. nil when memory is short.
     func vmPageAlloc(_ o: VMObject?, _ pindex: Int64, system: Bool = false) -> VMPage? {
-        guard let m = physmem.allocateFrame(system: system) else { return nil }
+        // pagedaemon_wakeup from every allocation that finds paging needed.
+        if physmem.pagingNeeded() { pagedaemonWakeup() }
+        var m = physmem.allocateFrame(system: system)
+        if m == nil, let cached = physmem.cacheHead {
+            // Below v_free_reserved: reuse the oldest PQ_CACHE page (vm_page_select_cache).
+            vmPageFree(cached)
+            m = physmem.allocateFrame(system: true)
+        }
+        guard let m else {
+            pageoutDeficit += 1
+            pageoutStats.allocationFailures += 1
+            pagedaemonWakeup()
+            return nil
+        }
         if let o { vmPageInsert(m, o, pindex) }
-        noteMemoryUse()
         return m
     }
 
     /// vm_page_free: remove every mapping, detach from the object, free the frame.
     func vmPageFree(_ m: VMPage) {
+        if m.flags.contains(.fictitious) {
+            // Device memory is not RAM: the fictitious page just leaves its object.
+            vmPageRemove(m)
+            return
+        }
         vmPageProtectNone(m)
         vmPageRemove(m)
         physmem.freeFrame(m)

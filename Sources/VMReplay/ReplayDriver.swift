@@ -47,4 +47,28 @@ public enum ReplayDriver {
         report.set("replay.events_per_second", .real(elapsed > 0 ? Double(replayer.events) / elapsed : 0))
         return (report, reader.skippedEvents, reader.skippedErrors)
     }
+
+    /// Inflates and parses every event without simulating anything (the benchmark's
+    /// decode-only pass). Reports replay.events, replay.accesses and timing.
+    public static func decodeOnly(path: String, keepGoing: Bool = false) throws -> Report {
+        let started = Date()
+        let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing))
+        var events: UInt64 = 0
+        var accesses: UInt64 = 0
+        var batch: [TraceEvent] = []
+        while try reader.nextBatch(into: &batch) {
+            events &+= UInt64(batch.count)
+            for e in batch {
+                if case .access = e { accesses &+= 1 }
+            }
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        var r = Report()
+        r.set("replay.events", events)
+        r.set("replay.accesses", accesses)
+        r.set("replay.skipped_events", reader.skippedEvents)
+        r.set("replay.wall_seconds", .real(elapsed))
+        r.set("replay.events_per_second", .real(elapsed > 0 ? Double(events) / elapsed : 0))
+        return r
+    }
 }

@@ -30,6 +30,8 @@ public final class Replayer {
     public let configuration: ReplayConfiguration
     public let kernel: Kernel
     public private(set) var events: UInt64 = 0
+    /// Events for processes the OOM killer had ended (skipped).
+    public private(set) var eventsAfterKill: UInt64 = 0
     private var finished = false
 
     public init(_ configuration: ReplayConfiguration) throws(SysctlError) {
@@ -48,6 +50,9 @@ public final class Replayer {
                 return
             }
             try applyOther(event)
+        } catch .killed {
+            // The OOM killer ended this process; the rest of its trace cannot happen.
+            eventsAfterKill &+= 1
         } catch {
             throw ReplayError(eventNumber: events, message: error.description)
         }
@@ -102,7 +107,8 @@ public final class Replayer {
             kernel.finish()
             finished = true
         }
-        return ReportBuilder.build(configuration: configuration, kernel: kernel, events: events)
+        return ReportBuilder.build(configuration: configuration, kernel: kernel, events: events,
+                                  eventsAfterKill: eventsAfterKill)
     }
 }
 

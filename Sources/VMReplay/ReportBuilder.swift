@@ -3,7 +3,8 @@
 import VMKernel
 
 enum ReportBuilder {
-    static func build(configuration: ReplayConfiguration, kernel: Kernel, events: UInt64) -> Report {
+    static func build(configuration: ReplayConfiguration, kernel: Kernel, events: UInt64,
+                      eventsAfterKill: UInt64) -> Report {
         var r = Report()
         // Tunables in force, echoed.
         for d in Sysctl.all { r.set(d.name, configuration.tunables[keyPath: d.keyPath]) }
@@ -89,6 +90,15 @@ enum ReportBuilder {
         r.set("mem.mapped_pages", kernel.mappedPages)
         r.set("mem.page_allocs", pm.allocations)
         r.set("mem.page_frees", pm.frees)
+        r.set("mem.swap_pages", configuration.swap >> 12)
+        r.set("mem.swap_used", kernel.swapUsedPages)
+        let po = kernel.pageoutStats
+        r.set("mem.pagedaemon_runs", po.runs)
+        r.set("mem.pageout_cached", po.cached)
+        r.set("mem.pageout_deactivated", po.deactivated)
+        r.set("mem.rss_deactivations", po.rssDeactivations)
+        r.set("mem.alloc_failures", po.allocationFailures)
+        r.set("mem.oom_kills", po.oomKills)
 
         r.set("vmobject.live", kernel.liveObjects)
         r.set("vmobject.collapses", kernel.objectCollapses)
@@ -108,6 +118,7 @@ enum ReportBuilder {
         r.set("replay.syscall_errors", c.syscallErrors)
         r.set("replay.pager_errors", kernel.pagerErrors)
         r.set("replay.livelocks", c.faultLivelocks)
+        r.set("replay.events_after_kill", eventsAfterKill)
         return r
     }
 }

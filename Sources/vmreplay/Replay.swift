@@ -101,6 +101,9 @@ struct Replay: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the report to this file (atomically) instead of stdout.")
     var output: String?
 
+    @Flag(help: "Only inflate and parse the trace (no simulation): a decoding benchmark.")
+    var decodeOnly = false
+
     func run() throws {
         let settings = try options.parsedSettings()
         var assignments: [(String, Int64)] = []
@@ -116,6 +119,11 @@ struct Replay: ParsableCommand {
         try runReportingErrors {
             installOutputCleanupOnSignals()
             let result: (Report, skipped: Int, samples: [TraceError])
+            if decodeOnly {
+                let report = try ReplayDriver.decodeOnly(path: trace, keepGoing: options.keepGoing)
+                printToStandardOutput(report.render(format))
+                return
+            }
             do {
                 result = try ReplayDriver.run(path: trace, configuration: config, keepGoing: options.keepGoing,
                                               progress: progress.update, console: printToStandardError)

@@ -11,6 +11,8 @@ struct Scenario {
     var name: String
     var path: String
     var settings: [(String, Int64)] = []
+    var physicalMemory: UInt64?
+    var swap: UInt64?
     var expectations: [(key: String, value: Int64, reason: String, line: Int)] = []
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -42,6 +44,11 @@ struct Scenario {
                     }
                     settings.append((kv[0], v))
                 }
+            case "phys-mem", "swap":
+                guard words.count == 2, let v = parseNumber(words[1]), v > 0 else {
+                    throw ScenarioError("\(name):\(i + 1): bad \(verb) '\(directive)'")
+                }
+                if verb == "swap" { swap = UInt64(v) } else { physicalMemory = UInt64(v) }
             case "expect":
                 var rest = Array(words.dropFirst())
                 rest.removeAll { $0 == "=" }
@@ -66,7 +73,10 @@ struct Scenario {
     func run() throws -> Report {
         var tunables = Tunables()
         for (k, v) in settings { try tunables.set(k, to: v) }
-        let replayer = try Replayer(ReplayConfiguration(tunables: tunables))
+        var config = ReplayConfiguration(tunables: tunables)
+        if let physicalMemory { config.physicalMemory = physicalMemory }
+        if let swap { config.swap = swap }
+        let replayer = try Replayer(config)
         let reader = try TraceReader(path: path)
         var batch: [TraceEvent] = []
         while try reader.nextBatch(into: &batch) { try replayer.apply(batch) }
