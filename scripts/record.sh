@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Record a real program with Valgrind's Lackey and import it as a vmreplay trace.
+#
+#   scripts/record.sh [OPTIONS] CMD [ARGS...] -o OUT.vmt.gz
+#   scripts/record.sh [OPTIONS] -o OUT.vmt.gz -- CMD [ARGS...]
+#
+# Options (before CMD):
+#   -o FILE          the trace to write (its name picks the format, as for vmreplay convert)
+#   --keep-logs DIR  keep the raw logs (Lackey logs + Valgrind's stderr) in DIR
+#   --merge          pass --merge to the importer
+#   --resident       pass --resident to the importer
+#
+# Environment: VMREPLAY (the vmreplay binary), VALGRIND (the valgrind launcher).
+# How it works and what it cannot do: docs/recording.md.
+set -euo pipefail
+
+me=$(basename "$0")
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+die() { echo "$me: $*" >&2; exit 64; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+
+out=""
+keep=""
+import_flags=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -o) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+        --keep-logs) [ $# -ge 2 ] || usage; keep=$2; shift 2 ;;
+        --merge|--resident) import_flags+=("$1"); shift ;;
+        -h|--help) usage ;;
+        --) shift; break ;;
+        *) break ;;
+    esac
+done
+# The trailing form: CMD ARGS... -o OUT (the last two words).
+if [ -z "$out" ] && [ $# -ge 3 ] && [ "${*: -2:1}" = "-o" ]; then
+    out=${*: -1}
+    set -- "${@:1:$#-2}"
+fi
+[ -n "$out" ] || usage
+[ $# -ge 1 ] || usage
+case "$out" in /*) ;; -) ;; *) out="$PWD/$out" ;; esac
+
+# Valgrind: installed, or installed now (Debian/Ubuntu).
+valgrind=${VALGRIND:-valgrind}
+if ! command -v "$valgrind" >/dev/null 2>&1; then
+    echo "$me: valgrind not found; installing it with apt-get" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y valgrind >&2 || { echo "$me: cannot install valgrind" >&2; exit 69; }
+fi
+
+# vmreplay: $VMREPLAY, this checkout's release build, PATH, or a release build made now.
+vmreplay=${VMREPLAY:-}
+if [ -z "$vmreplay" ]; then
+    if [ -x "$repo/.build/release/vmreplay" ]; then
+        vmreplay="$repo/.build/release/vmreplay"
+    elif command -v vmreplay >/dev/null 2>&1; then
+        vmreplay=$(command -v vmreplay)
+    else
+        echo "$me: building vmreplay (swift build -c release)" >&2
+        (cd "$repo" && swift build -c release --product vmreplay >&2)
+        vmreplay="$repo/.build/release/vmreplay"
+    fi
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmrecord.XXXXXX")
+reader=""
+cleanup() {
+    if [ -n "$reader" ]; then kill "$reader" 2>/dev/null || true; fi
+    if [ -n "$keep" ]; then
+        mkdir -p "$keep" && rm -f "$tmp"/*.fifo && cp -p "$tmp"/* "$keep"/ 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Logs go to $tmp/lk.PID.N.log. A forked child reopens its own file (lk.CHILD.2.log) and, once it
+# execs, the new program writes lk.CHILD.1.log: nothing is lost. Valgrind reuses a pid's name
+# after an exec, though, so the first process's log is a named pipe whose reader appends every
+# program the first process runs to one file (docs/recording.md).
+mkfifo "$tmp/go.fifo"
+(
+    mkfifo "$tmp/lk.$BASHPID.1.log"
+    read -r _ < "$tmp/go.fifo"
+    exec "$valgrind" --tool=lackey --trace-mem=yes --trace-syscalls=yes --trace-children=yes \
+        --vgdb=no -d --log-file="$tmp/lk.%p.%n.log" "$@" 2> "$tmp/valgrind-stderr.txt"
+) &
+root=$!
+exec 3> "$tmp/go.fifo"          # returns once the subshell has made its pipe and waits
+fifo="$tmp/lk.$root.1.log"
+( while cat "$fifo" >> "$tmp/root.log"; do [ -e "$tmp/done" ] && break; done ) &
+reader=$!
+echo go >&3
+exec 3>&-
+
+status=0
+wait "$root" || status=$?
+
+# Stop the reader: with 'done' in place, one more open-and-close of the pipe ends its loop.
+touch "$tmp/done"
+exec 4<> "$fifo"
+exec 4>&-
+for _ in $(seq 100); do kill -0 "$reader" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$reader" 2>/dev/null; then
+    echo "$me: warning: a process still holds the first process's log open; its tail may be missing" >&2
+    kill "$reader" 2>/dev/null || true
+fi
+wait "$reader" 2>/dev/null || true
+reader=""
+rm -f "$fifo" "$tmp/go.fifo"
+mv "$tmp/root.log" "$fifo"
+
+# The program's own standard error went to the same file as Valgrind's debug output.
+grep -av -E '^--[0-9]+:[0-9]+:' "$tmp/valgrind-stderr.txt" >&2 || true
+if [ "$status" -ne 0 ]; then
+    echo "$me: note: the program exited with status $status" >&2
+fi
+
+"$vmreplay" import lackey "$tmp"/lk.*.log --layout "$tmp/valgrind-stderr.txt" \
+    ${import_flags[@]+"${import_flags[@]}"} -o "$out"
