@@ -70,7 +70,7 @@ reader=""
 cleanup() {
     if [ -n "$reader" ]; then kill "$reader" 2>/dev/null || true; fi
     if [ -n "$keep" ]; then
-        mkdir -p "$keep" && rm -f "$tmp"/*.fifo && cp -p "$tmp"/* "$keep"/ 2>/dev/null || true
+        mkdir -p "$keep" && cp -p "$tmp"/*.log "$tmp"/*.txt "$keep"/ 2>/dev/null || true
     fi
     rm -rf "$tmp"
 }
@@ -91,24 +91,19 @@ mkfifo "$tmp/go.fifo"
 root=$!
 exec 3> "$tmp/go.fifo"          # returns once the subshell has made its pipe and waits
 fifo="$tmp/lk.$root.1.log"
-( while cat "$fifo" >> "$tmp/root.log"; do [ -e "$tmp/done" ] && break; done ) &
+# The reader holds the pipe open for writing too, so it sees no end of file between the
+# programs (at an exec the old Valgrind closes the pipe before the new one opens it); it stops
+# at the end marker written once the first process is gone.
+marker='@@vmrecord-end-of-log@@'
+( exec 5<> "$fifo"; sed -n "/^$marker\$/q;p" <&5 > "$tmp/root.log" ) &
 reader=$!
 echo go >&3
 exec 3>&-
 
 status=0
 wait "$root" || status=$?
-
-# Stop the reader: with 'done' in place, one more open-and-close of the pipe ends its loop.
-touch "$tmp/done"
-exec 4<> "$fifo"
-exec 4>&-
-for _ in $(seq 100); do kill -0 "$reader" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$reader" 2>/dev/null; then
-    echo "$me: warning: a process still holds the first process's log open; its tail may be missing" >&2
-    kill "$reader" 2>/dev/null || true
-fi
-wait "$reader" 2>/dev/null || true
+printf '\n%s\n' "$marker" > "$fifo"
+wait "$reader" || true
 reader=""
 rm -f "$fifo" "$tmp/go.fifo"
 mv "$tmp/root.log" "$fifo"

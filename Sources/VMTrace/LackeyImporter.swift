@@ -434,7 +434,9 @@ public final class LackeyImporter {
             case .pending:
                 state.incomplete = s
                 switch s.decode() {
-                case .clone(let flags, let child?) where flags & LinuxABI.cloneVM == 0:
+                case .clone(_, let child?):
+                    // Valgrind names a child only for the clones it runs as fork, vfork-like
+                    // CLONE_VM|CLONE_VFORK (posix_spawn) included.
                     try fork(process, child)
                 case .fork(let child?):
                     try fork(process, child)
@@ -771,10 +773,13 @@ public final class LackeyImporter {
         case .dup2(let fd, let newFD):
             process.fds[newFD] = process.fds[fd]
         case .clone(let flags, let child):
-            if flags & LinuxABI.cloneVM != 0 {
+            if let child {
+                try fork(process, child)
+                return
+            } else if flags & LinuxABI.cloneVM != 0 {
                 process.threads += 1
                 try emit(.threads(pid: process.pid, count: process.threads))
-            } else if let child = child ?? value.map({ UInt32(truncatingIfNeeded: $0) }) {
+            } else if let child = value.map({ UInt32(truncatingIfNeeded: $0) }) {
                 try fork(process, child)
                 return
             }

@@ -1,6 +1,7 @@
 // The Lackey importer on hand-written log snippets in the syntax Valgrind 3.19 prints
 // (docs/recording.md). Every expected event is worked out in the comments next to it.
 
+import Foundation
 import XCTest
 @testable import VMTrace
 
@@ -311,7 +312,19 @@ final class LackeyImportTests: TraceTestCase {
     }
 
     func testForkMergesTheChildLogWhereForkReturned() throws {
-        let (events, summary) = try importLogs(forkLogs(childTail: footer(101)))
+        try checkForkMerge(forkLogs(childTail: footer(101)))
+    }
+
+    func testPosixSpawnCloneIsAFork() throws {
+        // posix_spawn's clone(CLONE_VM|CLONE_VFORK|SIGCHLD) = 0x4111: Valgrind runs it as a fork
+        // and names the child.
+        var logs = forkLogs(childTail: footer(101))
+        logs[1].text = logs[1].text.replacingOccurrences(of: "sys_clone ( 1200011,", with: "sys_clone ( 4111,")
+        try checkForkMerge(logs)
+    }
+
+    func checkForkMerge(_ logs: [(name: String, text: String)], file: StaticString = #filePath, line: UInt = #line) throws {
+        let (events, summary) = try importLogs(logs)
         XCTAssertEqual(events, [
             .proc(pid: 100, threads: 1),
             mmap(100, 0x1000_0000, 4096, "rw-"),
@@ -321,10 +334,10 @@ final class LackeyImportTests: TraceTestCase {
             .exit(pid: 101),
             access(.read, 100, 0x1000_0000, 8),
             .exit(pid: 100),
-        ])
-        XCTAssertEqual(summary.forks, 1)
-        XCTAssertEqual(summary.processes, 2)
-        XCTAssertEqual(summary.unmappedAccesses, 0)
+        ], file: file, line: line)
+        XCTAssertEqual(summary.forks, 1, file: file, line: line)
+        XCTAssertEqual(summary.processes, 2, file: file, line: line)
+        XCTAssertEqual(summary.unmappedAccesses, 0, file: file, line: line)
     }
 
     func testExecStartsANewProgramFromTheNextLog() throws {
