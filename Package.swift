@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Release builds drop the runtime's dynamic exclusivity checks: the engine and the decoders are
+// single-threaded per instance and the checks cost a fifth of the per-access time (callgrind,
+// docs/performance.md). Debug builds, which the tests use, keep them.
+let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "vmreplay",
     products: [
@@ -18,20 +23,21 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         // Trace events, text and binary codecs, gzip streams, importers, generators.
-        .target(name: "VMTrace", dependencies: ["CZlib"]),
+        .target(name: "VMTrace", dependencies: ["CZlib"], swiftSettings: fast),
         // 4-level x86-64 page tables, PTE bits, TLBs, walks. No kernel knowledge.
-        .target(name: "X86MMU"),
+        .target(name: "X86MMU", swiftSettings: fast),
         // The DragonFly BSD VM port: vm_map, vm_object, vm_page, vm_fault, pmap, pagers.
-        .target(name: "VMKernel", dependencies: ["X86MMU"]),
+        .target(name: "VMKernel", dependencies: ["X86MMU"], swiftSettings: fast),
         // Replay driver, reports, sweep and check logic.
-        .target(name: "VMReplay", dependencies: ["VMTrace", "VMKernel"]),
+        .target(name: "VMReplay", dependencies: ["VMTrace", "VMKernel"], swiftSettings: fast),
         // The command-line front end.
         .executableTarget(
             name: "vmreplay",
             dependencies: [
                 "VMReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: fast
         ),
         .testTarget(name: "VMTraceTests", dependencies: ["VMTrace"]),
         .testTarget(name: "X86MMUTests", dependencies: ["X86MMU"]),

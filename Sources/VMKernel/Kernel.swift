@@ -5,22 +5,29 @@ import X86MMU
 public final class Kernel {
     /// The tunables in force (as set before the workload ran).
     public let tunables: Tunables
+    // The per-access path reads and bumps these; the replay is single-threaded per kernel, so
+    // the runtime's dynamic exclusivity checks (a third of the time per access in a callgrind
+    // profile) buy nothing here.
     /// vm.stats.vm.* counters.
-    public internal(set) var meter = VMMeter()
+    @exclusivity(unchecked) public internal(set) var meter = VMMeter()
     /// The replay's own measurements (trap.*, prefault.*, ...).
-    public internal(set) var counters = ReplayCounters()
+    @exclusivity(unchecked) public internal(set) var counters = ReplayCounters()
     public let physmem: PhysicalMemory
     var swapSpace: SwapSpace
     /// The CPU's MMU (TLBs, page walker).
     public let mmu: MMU
 
-    var procs: [UInt32: Proc] = [:]
+    @exclusivity(unchecked) var procs: [UInt32: Proc] = [:]
     var files: [UInt32: VNode] = [:]
     var pmaps: [UInt32: PMap] = [:]
     /// The process whose address space is loaded on the CPU (curproc).
-    var current: Proc?
+    @exclusivity(unchecked) var current: Proc? {
+        didSet { currentRef = current.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `current` without reference counting, for the per-access path (kept alive by `current`).
+    @exclusivity(unchecked) private(set) var currentRef: Unmanaged<Proc>?
     /// Its pmap, or nil while the kernel acts for someone outside the trace (a debugger).
-    var currentPmap: PMap?
+    @exclusivity(unchecked) var currentPmap: PMap?
 
     var nextObjectID = 0
     var nextPmapID: UInt32 = 0
@@ -42,7 +49,7 @@ public final class Kernel {
     public var console: ((String) -> Void)?
 
     /// Pagedaemon state: woken by vm_page_alloc, run at the next safe point.
-    var pagedaemonWanted = false
+    @exclusivity(unchecked) var pagedaemonWanted = false
     /// vm_pageout_deficit: allocations that failed since the last run.
     var pageoutDeficit = 0
     public internal(set) var pageoutStats = PageoutStats()

@@ -20,13 +20,29 @@ extension Kernel {
     /// One access event: every page of [address, address+size) in address order.
     public func access(pid: UInt32, address: UInt64, size: UInt32, type: AccessType) throws(KernelError) {
         pageoutSafePoint()
+        // Runs of accesses by the running process skip the lookup and any reference counting.
+        if let ref = currentRef, ref._withUnsafeGuaranteedRef({ $0.pid == pid }) {
+            ref._withUnsafeGuaranteedRef { accessPages($0, address, size, type) }
+            return
+        }
         guard let p = procs[pid] else {
             throw killedPids.contains(pid) ? .killed(pid) : .unknownProcess(pid)
         }
-        if current !== p { switchTo(p) }
-        counters.accesses += 1
+        switchTo(p)
+        accessPages(p, address, size, type)
+    }
+
+    @inline(__always)
+    private func accessPages(_ p: Proc, _ address: UInt64, _ size: UInt32, _ type: AccessType) {
+        counters.accesses &+= 1
         let last = size > 1 ? address &+ UInt64(size - 1) : address
         var va = truncPage(address)
+        if last >= address && truncPage(last) == va {
+            // One page: the common case.
+            counters.pagesTouched &+= 1
+            touchPage(p, va, type)
+            return
+        }
         let lastPage = last < address ? truncPage(UInt64.max) : truncPage(last)
         while true {
             counters.pagesTouched += 1

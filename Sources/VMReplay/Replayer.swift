@@ -29,7 +29,7 @@ public struct ReplayError: Error, CustomStringConvertible {
 public final class Replayer {
     public let configuration: ReplayConfiguration
     public let kernel: Kernel
-    public private(set) var events: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var events: UInt64 = 0
     /// Events for processes the OOM killer had ended (skipped).
     public private(set) var eventsAfterKill: UInt64 = 0
     private var finished = false
@@ -58,9 +58,11 @@ public final class Replayer {
         }
     }
 
-    /// Applies a batch of events.
-    public func apply<C: Collection>(_ batch: C) throws(ReplayError) where C.Element == TraceEvent {
-        for e in batch { try apply(e) }
+    /// Applies a batch of events (the hot loop: events are read in place, not copied out).
+    public func apply(_ batch: [TraceEvent]) throws(ReplayError) {
+        try batch.withUnsafeBufferPointer { (events: UnsafeBufferPointer<TraceEvent>) throws(ReplayError) in
+            for i in events.indices { try apply(events[i]) }
+        }
     }
 
     private func applyOther(_ event: TraceEvent) throws(KernelError) {

@@ -125,7 +125,8 @@ public final class TraceReader {
         policy = ErrorPolicy(keepGoing: options.keepGoing)
         file = try FileInput(path: path)
         let gzip = hasGzipMagic(try file.peek(2))
-        input = gzip ? try GzipInput(file: file) : file
+        // Inflate runs on its own thread, ahead of the parser (docs/performance.md).
+        input = gzip ? ThreadedInput(try GzipInput(file: file)) : file
         window = InputWindow(input: input, name: displayName)
         _ = try window.ensure(BinaryTrace.magic.count)
         let head = UnsafeBufferPointer(start: window.base + window.pos, count: window.available)
