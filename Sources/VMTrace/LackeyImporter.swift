@@ -575,7 +575,10 @@ public final class LackeyImporter {
                 }
                 r.stack = false
             }
-            for hole in process.space.holes(r.start, r.end) {
+            // Pages a fork child touched may lie in what its parent's inferred regions cover.
+            let holes = process.space.holes(r.start, r.end)
+            if holes.isEmpty { continue }
+            for hole in holes {
                 try map(process, LackeyRegion(start: hole.lowerBound, end: hole.upperBound, protection: r.protection))
             }
             summary.inferredRegions.append(r)
