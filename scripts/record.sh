@@ -51,12 +51,13 @@ if ! command -v "$valgrind" >/dev/null 2>&1; then
     $sudo apt-get install -y valgrind >&2 || { echo "$me: cannot install valgrind" >&2; exit 69; }
 fi
 
-# vmreplay: $VMREPLAY, this checkout's release build, PATH, or a release build made now.
+# vmreplay: $VMREPLAY, this checkout's release build, one on PATH that can import, or a release
+# build made now.
 vmreplay=${VMREPLAY:-}
 if [ -z "$vmreplay" ]; then
     if [ -x "$repo/.build/release/vmreplay" ]; then
         vmreplay="$repo/.build/release/vmreplay"
-    elif command -v vmreplay >/dev/null 2>&1; then
+    elif command -v vmreplay >/dev/null 2>&1 && vmreplay import lackey --help >/dev/null 2>&1; then
         vmreplay=$(command -v vmreplay)
     else
         echo "$me: building vmreplay (swift build -c release)" >&2
