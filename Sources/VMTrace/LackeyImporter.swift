@@ -166,7 +166,7 @@ public final class LackeyImporter {
         guard !logPaths.isEmpty else { throw TraceError(.usage, "import lackey: no logs given") }
         infos = []
         for path in logPaths {
-            if let info = try Self.scanHeader(path) {
+            if let info = try Self.scanHeader(path, keepGoing: options.keepGoing) {
                 infos.append(info)
             } else {
                 summary.notes.append("\(displayName(forPath: path)): empty log (no lines from a process); skipped")
@@ -180,42 +180,60 @@ public final class LackeyImporter {
     }
 
     /// Reads a log's first lines: whose it is, its parent, its command, and whether it starts
-    /// on the child's side of a fork.
-    static func scanHeader(_ path: String) throws -> LogInfo? {
+    /// on the child's side of a fork. Nil for an empty file.
+    static func scanHeader(_ path: String, keepGoing: Bool = false) throws -> LogInfo? {
         let reader = try LackeyLogReader(path: path)
         var info = LogInfo(path: path, name: reader.name, pid: 0, parentPid: nil, command: nil, forkInstance: false)
         var havePid = false
-        while let line = try reader.next(), line.number <= 200 {
-            guard let record = try? LackeyLineParser.parse(line.bytes) else { break }
+        var sawLine = false
+        var firstContent = true
+        scan: while let line = try reader.next() {
+            if havePid && line.number > 200 { break }
+            sawLine = true
+            let record: LackeyRecord
+            do {
+                record = try LackeyLineParser.parse(line.bytes)
+            } catch {
+                // The walk reports bad lines once it knows the log; before that, a bad line is
+                // all there is to say.
+                if havePid || !line.terminated { break }
+                if keepGoing { continue }
+                throw TraceError(.dataError, file: reader.name, at: .line(line.number),
+                                 "\(error.message): \(quoteInput(line.bytes))")
+            }
             switch record {
             case .command(let pid, let command):
                 info.pid = pid
                 havePid = true
                 info.command = command
-                continue
             case .parentPid(let pid, let parent):
                 info.pid = pid
                 havePid = true
                 info.parentPid = parent
-                continue
             case .banner(let pid):
                 info.pid = pid
                 havePid = true
-                continue
             case .blank, .message:
-                continue
-            case .continuation:
-                info.forkInstance = true
-            case .syscall(let s):
-                if !havePid { info.pid = s.pid; havePid = true }
-            case .asyncDone(let pid, _, _, _):
-                if !havePid { info.pid = pid; havePid = true }
-            case .access:
                 break
+            case .continuation:
+                if firstContent { info.forkInstance = true }
+                firstContent = false
+                if havePid { break scan }
+            case .access:
+                firstContent = false
+                if havePid { break scan }
+            case .syscall(let s):
+                if !havePid { info.pid = s.pid }
+                break scan
+            case .asyncDone(let pid, _, _, _):
+                if !havePid { info.pid = pid }
+                break scan
             }
-            break
         }
-        return havePid ? info : nil
+        if info.pid != 0 { return info }
+        guard sawLine else { return nil }
+        throw TraceError(.dataError, file: reader.name,
+                         "cannot tell which process this log is of: it has no ==PID== line and no SYSCALL line")
     }
 
     // MARK: - The walk

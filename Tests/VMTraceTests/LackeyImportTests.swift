@@ -443,6 +443,20 @@ final class LackeyImportTests: TraceTestCase {
                        "vmreplay: \(scratch.path)/lk.100.1.log:8: not a Lackey or Valgrind line: \"hello world\"")
     }
 
+    func testLogThatIsNotALackeyLog() throws {
+        let notALog = [scratch.write("notes.txt", "hello\nworld\n")]
+        let error = expectTraceError(.dataError) { try LackeyImporter(logs: notALog).events() }
+        XCTAssertEqual(error?.line, 1)
+        // Accesses alone do not say whose they are.
+        let anonymous = [scratch.write("anon.log", "I  10000000,3\n L 10000008,8\n")]
+        let error2 = expectTraceError(.dataError) { try LackeyImporter(logs: anonymous).events() }
+        XCTAssertTrue(error2?.message.contains("cannot tell which process") ?? false, "\(String(describing: error2))")
+        // A log without a banner takes its pid from its first system call.
+        let (events, _) = try importLogs([("bare.log", anonMmap(42, "0x10000000") + "I  10000000,3\n")])
+        XCTAssertEqual(events, [.proc(pid: 42, threads: 1), mmap(42, 0x1000_0000, 8192, "rw-"),
+                                access(.execute, 42, 0x1000_0000, 3), .exit(pid: 42)])
+    }
+
     func testKeepGoingSkipsAndCountsGarbage() throws {
         let log = banner(100) + anonMmap(100, "0x10000000") + "I  10000000,3\nhello world\nI  10000004,3\n"
         let (events, summary) = try importLogs([("lk.100.1.log", log)], keepGoing: true)
