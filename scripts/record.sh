@@ -111,6 +111,10 @@ mv "$tmp/root.log" "$fifo"
 
 # The program's own standard error went to the same file as Valgrind's debug output.
 grep -av -E '^--[0-9]+:[0-9]+:' "$tmp/valgrind-stderr.txt" >&2 || true
+if ! grep -q -m1 -a -E '^==[0-9]+== Command: ' "$fifo"; then
+    echo "$me: valgrind did not run the program (exit status $status)" >&2
+    exit $(( status != 0 ? status : 70 ))
+fi
 if [ "$status" -ne 0 ]; then
     echo "$me: note: the program exited with status $status" >&2
 fi
