@@ -39,7 +39,7 @@ let package = Package(
             ],
             swiftSettings: fast
         ),
-        .testTarget(name: "VMTraceTests", dependencies: ["VMTrace"]),
+        .testTarget(name: "VMTraceTests", dependencies: ["VMTrace"], exclude: ["Fixtures"]),
         .testTarget(name: "X86MMUTests", dependencies: ["X86MMU"]),
         .testTarget(name: "VMKernelTests", dependencies: ["VMKernel"]),
         .testTarget(

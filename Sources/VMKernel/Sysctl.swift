@@ -105,7 +105,7 @@ private let pageMultiple: @Sendable (Int64) -> String? = { v in
 }
 
 public enum Sysctl {
-    /// Every tunable, in `sysctl -a` order.
+    /// Every tunable, in `sysctl -a` order (by name).
     public static let all: [SysctlDescriptor] = [
         .init(name: "kern.dflssiz", description: "Default stack size limit (RLIMIT_STACK soft limit)",
               keyPath: \.dflssiz, range: 4096...(1 << 40), origin: "loader tunable", validate: pageMultiple),
@@ -158,7 +158,7 @@ public enum Sysctl {
               keyPath: \.stlbEntries, range: 1...65536, origin: "vmreplay", validate: nil),
         .init(name: "vmreplay.tlb.stlb_ways", description: "Unified second-level TLB associativity",
               keyPath: \.stlbWays, range: 1...65536, origin: "vmreplay", validate: nil),
-    ]
+    ].sorted { $0.name < $1.name }
 
     public static func descriptor(named name: String) -> SysctlDescriptor? {
         all.first { $0.name == name }

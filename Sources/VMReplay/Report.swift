@@ -1,3 +1,5 @@
+import Foundation
+
 // A replay's report: flat, dotted keys in a fixed order (SPEC §3), and its four renderings.
 
 /// One value of a report.
@@ -105,15 +107,42 @@ extension Report {
         return out
     }
 
-    /// Grouped, aligned text for people: one block per key prefix.
+    /// A few lines for people, before the full listing: what the kernel did, in words.
+    func summaryLines() -> [String] {
+        func v(_ k: String) -> Int64 { self[k]?.asInt ?? 0 }
+        guard self["trap.page_faults"] != nil else { return [] }
+        let g = { (k: String) in Report.grouped(.int(v(k))) }
+        var lines = [
+            "\(g("replay.accesses")) accesses by \(self.keys.filter { $0.hasPrefix("proc.") && $0.hasSuffix(".ru_minflt") }.count) process(es) "
+                + "raised \(g("trap.page_faults")) page faults (\(g("trap.sigsegv")) SIGSEGV)",
+            "vm_fault: \(g("vm.stats.vm.v_vm_faults")) v_vm_faults, \(g("vm.stats.vm.v_zfod")) zero-fill, "
+                + "\(g("vm.stats.vm.v_cow_faults")) copy-on-write, \(g("rusage.ru_majflt")) major (ru_majflt), "
+                + "\(g("rusage.ru_minflt")) ru_minflt",
+        ]
+        let pages = v("prefault.pages")
+        let ratio = pages > 0 ? String(format: "%.1f%%", 100 * Double(v("prefault.hits")) / Double(pages)) : "-"
+        lines.append("prefault: \(g("prefault.pages")) pages entered, \(g("prefault.hits")) used (\(ratio)), "
+            + "\(g("prefault.unused")) never used")
+        if v("vm.stats.vm.v_pdwakeups") > 0 || v("vm.stats.vm.v_swapout") > 0 {
+            lines.append("paging: \(g("vm.stats.vm.v_pdwakeups")) pagedaemon wakeups, \(g("vm.stats.vm.v_swapout")) swap-outs, "
+                + "\(g("vm.stats.vm.v_swapin")) swap-ins, \(g("mem.oom_kills")) OOM kills")
+        }
+        return lines
+    }
+
+    /// Grouped, aligned text for people: a summary, then one block per key prefix.
     public func renderText() -> String {
         var out = ""
+        let summary = summaryLines()
+        if !summary.isEmpty {
+            out += "[summary]\n" + summary.map { "  " + $0 + "\n" }.joined() + "\n"
+        }
         var group = ""
         let width = min(entries.map(\.key.count).max() ?? 0, 48)
         for (key, value) in entries {
             let g = Report.group(of: key)
             if g != group {
-                if !out.isEmpty { out += "\n" }
+                if !group.isEmpty { out += "\n" }
                 out += "[\(g)]\n"
                 group = g
             }

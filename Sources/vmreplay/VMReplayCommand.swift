@@ -24,10 +24,16 @@ struct VMReplayCommand: ParsableCommand {
               r 1 0x10000ff8 8
 
             Examples:
-              vmreplay info trace.txt                 what a trace contains
-              vmreplay convert trace.txt trace.vmt.gz  text to gzip-compressed binary
-              vmreplay convert trace.vmt.gz -          binary back to text on stdout
-              vmreplay gen synthetic --accesses 1M -o demo.vmt.gz
+              vmreplay replay traces/ls.vmt.gz            what DragonFly would have counted
+              vmreplay replay t.vmt.gz -s vm.shared_fault=0 --format json
+              vmreplay sweep t.vmt.gz -s vm.prefault_pages=0..32:x2 -s vm.shared_fault=0,1 --plot sweep.svg
+              vmreplay check t.vmt.gz --expect t.json     regression check (--update rewrites)
+              vmreplay sysctl -d                          every tunable -s accepts
+              scripts/record.sh ls -l -o ls.vmt.gz        record your own program (Valgrind)
+              vmreplay import lackey LOG... -o t.vmt.gz   import Valgrind Lackey logs
+              vmreplay gen fork-server -o t.vmt.gz        synthetic workloads (see gen --help)
+              vmreplay info t.vmt.gz                      what a trace contains
+              vmreplay convert t.txt t.vmt.gz             text <-> binary, gzip by .gz
 
             Exit status: 0 success, 64 usage error, 65 malformed trace, 66 missing or \
             unreadable input, 73 output cannot be created, 74 I/O error.
