@@ -53,8 +53,8 @@ public enum KernReturn: Int, Sendable {
     case protectionFailure = 2
     case noSpace = 3
     case failure = 5
-    case tryAgain = 100 // KERN_TRY_AGAIN (DragonFly-specific)
-    case failureNoFault = 101 // KERN_FAILURE_NOFAULT
+    case tryAgain = 9 // KERN_TRY_AGAIN (vm_param.h)
+    case failureNoFault = 10 // KERN_FAILURE_NOFAULT
 }
 
 /// vm_fault() fault_flags (sys/vm/vm_map.h, research §1).
