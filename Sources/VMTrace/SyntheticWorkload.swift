@@ -54,7 +54,7 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
 }
 
 /// The synthetic workload: iterate it (lazily, constant memory) or `write(to:)` a writer.
-public struct SyntheticWorkload: Sequence, Sendable {
+public struct SyntheticWorkload: TraceWorkload, Sendable {
     /// Access events to produce (other events come on top).
     public var accesses: Int
     public var seed: UInt64
@@ -71,11 +71,6 @@ public struct SyntheticWorkload: Sequence, Sendable {
     }
 
     public func makeIterator() -> Iterator { Iterator(self) }
-
-    /// Writes every event to `writer` (does not call `finish()`).
-    public func write(to writer: TraceWriter) throws {
-        for event in self { try writer.write(event) }
-    }
 
     // The address-space layout every process gets (all page aligned).
     static let textBase: UInt64 = 0x40_0000, textSize: UInt64 = 2 << 20
@@ -224,16 +219,6 @@ public struct SyntheticWorkload: Sequence, Sendable {
             }
         }
 
-        /// Sizes 1...8, mostly 4 and 8 as real code does.
-        private mutating func randomSize() -> UInt32 {
-            let u = rng.below(100)
-            if u < 10 { return 1 }
-            if u < 20 { return 2 }
-            if u < 45 { return 4 }
-            if u < 85 { return 8 }
-            return [3, 5, 6, 7][Int(rng.below(4))]
-        }
-
         private mutating func startRun() {
             typealias W = SyntheticWorkload
             runsStarted += 1
@@ -317,7 +302,7 @@ public struct SyntheticWorkload: Sequence, Sendable {
                 let pages = procs[run.process].hotPages
                 // Skewed: the first pages of the set are the hottest.
                 let i = Int(Swift.min(rng.below(UInt64(pages.count)), rng.below(UInt64(pages.count))))
-                let size = randomSize()
+                let size = rng.accessSize()
                 let offset = rng.below(4096 - UInt64(size) + 1)
                 let aligned = size & (size - 1) == 0 ? offset & ~UInt64(size - 1) : offset
                 let kind: AccessKind = rng.percent(65) ? .read : .write
