@@ -10,11 +10,20 @@ public struct ReplayConfiguration: Equatable, Sendable {
     public var physicalMemory: UInt64 = 64 << 30
     /// Bytes of swap (`--swap`).
     public var swap: UInt64 = 0
+    /// `--check-invariants`: run the engine's consistency checks (Kernel.checkInvariants) every
+    /// `invariantInterval` events and at the end; a violation stops the replay with a ReplayError.
+    public var checkInvariants = false
+    /// Events between two invariant checks (at least 1).
+    public var invariantInterval: UInt64 = 10_000
 
-    public init(tunables: Tunables = Tunables(), physicalMemory: UInt64 = 64 << 30, swap: UInt64 = 0) {
+    public init(tunables: Tunables = Tunables(), physicalMemory: UInt64 = 64 << 30, swap: UInt64 = 0,
+                checkInvariants: Bool = false, invariantInterval: UInt64 = 10_000)
+    {
         self.tunables = tunables
         self.physicalMemory = physicalMemory
         self.swap = swap
+        self.checkInvariants = checkInvariants
+        self.invariantInterval = invariantInterval
     }
 }
 
@@ -38,11 +47,31 @@ public final class Replayer {
         self.configuration = configuration
         kernel = try Kernel(tunables: configuration.tunables,
                             physicalMemory: configuration.physicalMemory, swap: configuration.swap)
+        if configuration.checkInvariants { nextInvariantCheck = max(configuration.invariantInterval, 1) }
+    }
+
+    /// The event count after which the next invariant check runs (never, without checking).
+    private var nextInvariantCheck = UInt64.max
+
+    /// Runs the engine's invariant checks now; a violation is a ReplayError naming the invariant.
+    public func checkInvariants() throws(ReplayError) {
+        do {
+            try kernel.checkInvariants()
+        } catch {
+            throw ReplayError(eventNumber: events, message: "engine bug: \(error.description)")
+        }
+    }
+
+    @inline(never)
+    private func periodicInvariantCheck() throws(ReplayError) {
+        nextInvariantCheck = events &+ max(configuration.invariantInterval, 1)
+        try checkInvariants()
     }
 
     /// Applies one event.
     @inline(__always)
     public func apply(_ event: TraceEvent) throws(ReplayError) {
+        if events == nextInvariantCheck { try periodicInvariantCheck() }
         events &+= 1
         do {
             if case .access(let a) = event {
@@ -70,7 +99,7 @@ public final class Replayer {
         case .access:
             break
         case .file(let id, let size, let resident, let path):
-            try kernel.declareFile(id: id, size: size, resident: resident, path: path)
+            try kernel.declareFile(id: id, size: size, resident: resident, path: path.string)
         case .proc(let pid, let threads):
             try kernel.createProcess(pid: pid, threads: threads)
         case .threads(let pid, let count):

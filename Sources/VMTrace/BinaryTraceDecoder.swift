@@ -220,7 +220,7 @@ final class BinaryTraceDecoder: EventDecoder {
                 throw r.damaged("file path is not valid UTF-8", at: r.i)
             }
             r.i += n
-            return .file(id: id, size: size, resident: flags == 1, path: path)
+            return .file(id: id, size: size, resident: flags == 1, path: TracePath(path))
         case BinaryTrace.tagProc:
             let pid = try r.varint32("pid")
             return .proc(pid: pid, threads: try r.varint32("thread count"))

@@ -165,7 +165,7 @@ final class BinaryTraceEncoder {
             c.putVarint(size)
             c.put(resident ? 1 : 0)
             c.putVarint(UInt64(path.utf8.count))
-            c.put(path)
+            c.put(path.string)
         case .proc(let pid, let threads):
             c.put(BinaryTrace.tagProc)
             c.putVarint(UInt64(pid))

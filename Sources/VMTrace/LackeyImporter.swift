@@ -663,7 +663,7 @@ public final class LackeyImporter {
         } else {
             note("file \(path) is gone; its size is taken from how far the logs map it (\(size) bytes)")
         }
-        try emit(.file(id: id, size: size, resident: options.resident, path: path))
+        try emit(.file(id: id, size: size, resident: options.resident, path: TracePath(path)))
         return id
     }
 

@@ -100,7 +100,8 @@ extension TraceEvent: CustomStringConvertible {
     /// blanks, contain `#`, line breaks or NUL, and a non-resident file's path cannot start
     /// with the word `resident`.
     var textProblem: String? {
-        guard case .file(_, _, let resident, let path) = self, !path.isEmpty else { return nil }
+        guard case .file(_, _, let resident, let tracePath) = self, !tracePath.isEmpty else { return nil }
+        let path = tracePath.string
         let u = Array(path.utf8)
         if let first = u.first, let last = u.last,
            first == 32 || first == 9 || last == 32 || last == 9 || last == 13 {
@@ -136,7 +137,7 @@ extension TraceEvent: CustomStringConvertible {
             if resident { c.put(" resident") }
             if !path.isEmpty {
                 c.put(32)
-                c.put(path)
+                c.put(path.string)
             }
         case .proc(let pid, let threads):
             c.put("proc ")

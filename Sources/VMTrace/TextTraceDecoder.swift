@@ -468,6 +468,6 @@ final class TextTraceDecoder: EventDecoder {
         }
         while end > l.i && isBlank(l.p[end - 1]) { end -= 1 }
         let path = l.i < end ? l.text(l.i..<end) : ""
-        return .file(id: id, size: size, resident: resident, path: path)
+        return .file(id: id, size: size, resident: resident, path: TracePath(path))
     }
 }

@@ -131,7 +131,7 @@ public struct Mapping: Hashable, Sendable {
 /// One event of a trace (SPEC §1).
 public enum TraceEvent: Hashable, Sendable {
     /// `file FID SIZE [resident] [PATH...]`
-    case file(id: UInt32, size: UInt64, resident: Bool, path: String)
+    case file(id: UInt32, size: UInt64, resident: Bool, path: TracePath)
     /// `proc PID [threads=N]`
     case proc(pid: UInt32, threads: UInt32)
     /// `threads PID N`

@@ -157,7 +157,7 @@ struct ImageLayout: Sendable {
 
     /// The `file` event declaring the executable (text + data bytes).
     func declaration(resident: Bool) -> TraceEvent {
-        .file(id: fileID, size: textSize + dataSize, resident: resident, path: path)
+        .file(id: fileID, size: textSize + dataSize, resident: resident, path: TracePath(path))
     }
 
     func map(_ pid: UInt32, _ out: inout EventBatch) {

@@ -216,7 +216,7 @@ final class LackeyImportTests: TraceTestCase {
             SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 1, 2, 4, 0 ) --> [pre-success] Success(0x20000000) \n
             """
         let (events, _) = try importLogs([("lk.100.1.log", log)])
-        XCTAssertEqual(events[1], .file(id: 1, size: 5000, resident: false, path: data))
+        XCTAssertEqual(events[1], .file(id: 1, size: 5000, resident: false, path: TracePath(data)))
     }
 
     func testMappingCallsBecomeMappingEvents() throws {

@@ -170,7 +170,7 @@ struct RandomTraceGenerator {
                 let resident = rng.percent(50)
                 if !resident && p.hasPrefix("resident") { p = "r/" + p }
                 out.append(.file(id: nextFile, size: rng.percent(50) ? rng.below(1 << 40) : rng.next(),
-                                 resident: resident, path: p))
+                                 resident: resident, path: TracePath(p)))
                 files.append(nextFile)
                 nextFile += UInt32(1 + rng.below(1000))
             case 1:

@@ -310,7 +310,7 @@ final class TextCodecTests: TraceTestCase {
             [.access(Access(kind: .read, pid: 1, address: 0))],
             [.proc(pid: 1, threads: 1), .access(Access(kind: .read, pid: 1, address: 0, size: 0))],
             [.proc(pid: 1, threads: 1), .munmap(pid: 1, address: 1, length: 4096)],
-            [.file(id: 1, size: 0, resident: false, path: String(repeating: "a", count: 2 << 20))],
+            [.file(id: 1, size: 0, resident: false, path: TracePath(String(repeating: "a", count: 2 << 20)))],
         ]
         for events in bad {
             for name in ["w.txt", "w.vmt.gz"] {
@@ -326,7 +326,7 @@ final class TextCodecTests: TraceTestCase {
         for path in ["a#b", "line\nbreak", " lead", "trail ", "resident x"] {
             let writer = try TraceWriter(path: scratch.file("p.txt"))
             let error = expectTraceError(.dataError) {
-                try writer.write(.file(id: 1, size: 1, resident: false, path: path))
+                try writer.write(.file(id: 1, size: 1, resident: false, path: TracePath(path)))
             }
             XCTAssertTrue(error?.message.contains("as text") ?? false)
             XCTAssertFalse(scratch.exists("p.txt"))
