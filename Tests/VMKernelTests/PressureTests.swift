@@ -232,3 +232,32 @@ final class PressureTests: XCTestCase {
         XCTAssertEqual(off.pageoutStats.rssDeactivations, 0)
     }
 }
+
+final class WiredForkTests: XCTestCase {
+    /// fork of a wired (mlocked) entry: vm_map_copy_entry cannot make wired pages COW, so
+    /// vm_fault_copy_entry copies every page into a fresh object of the child's entry and maps
+    /// it there (with the entry's max_protection) — the child's first accesses do not trap, and
+    /// its writes never copy-on-write.
+    func testForkOfAWiredEntryCopiesThePagesEagerly() throws {
+        let k = try Kernel(physicalMemory: 64 << 20)
+        try k.createProcess(pid: 1)
+        try k.mmap(pid: 1, MmapRequest(address: 0x1000_0000, length: 8 * 4096, protection: [.read, .write],
+                                       shared: false, fileID: nil))
+        try k.mlock(pid: 1, address: 0x1000_0000, length: 8 * 4096)
+        XCTAssertEqual(k.meter.v_vm_faults, 8) // vm_fault_wire: one fault per page
+        try k.fork(parent: 1, child: 2)
+        let parentObject = try XCTUnwrap(k.map(of: 1)?.entry(containing: 0x1000_0000)?.object)
+        let childEntry = try XCTUnwrap(k.map(of: 2)?.entry(containing: 0x1000_0000))
+        let childObject = try XCTUnwrap(childEntry.object)
+        XCTAssertFalse(childObject === parentObject) // its own object, not a COW reference
+        XCTAssertEqual(childObject.residentPageCount, 8) // every page copied at fork
+        XCTAssertFalse(childEntry.eflags.contains(.needsCopy))
+        XCTAssertEqual(childEntry.wiredCount, 0) // wiring is not inherited
+        for i in 0..<8 { try k.access(pid: 2, address: 0x1000_0000 + UInt64(i) * 4096, size: 1, type: .write) }
+        XCTAssertEqual(k.counters.pageFaults, 0) // the copies were entered writable
+        XCTAssertEqual(k.meter.v_cow_faults, 0)
+        // The parent's wired pages were never write-protected (no pmap_protect for wired entries).
+        for i in 0..<8 { try k.access(pid: 1, address: 0x1000_0000 + UInt64(i) * 4096, size: 1, type: .write) }
+        XCTAssertEqual(k.counters.pageFaults, 0)
+    }
+}
