@@ -43,11 +43,11 @@ results=$(
     run replay "$bin" replay "$trace" --format sysctl --no-progress -o bench-cache/replay.txt
     run sweep "$bin" sweep "$trace" -s vm.prefault_pages=0,1,2,4,8,16,32,64 --format csv --no-progress
 )
-echo "$results" | python3 - "$trace" "$out" bench-cache/replay.txt <<'PY'
+BENCH_RESULTS="$results" python3 - "$trace" "$out" bench-cache/replay.txt <<'PY'
 import json, sys, os
 trace, out, report = sys.argv[1:4]
 rows = {}
-for line in sys.stdin.read().split("\n"):
+for line in os.environ["BENCH_RESULTS"].split("\n"):
     if line.strip():
         name, wall, rss = line.split()
         rows[name] = {"wall_seconds": float(wall), "peak_rss_kib": int(rss)}
