@@ -6,12 +6,10 @@ extension Kernel {
     /// mlock(2): wire every page of the range (each page is a simulated fault).
     public func mlock(pid: UInt32, address: UInt64, length: UInt64) throws(KernelError) {
         let p = try process(pid)
+        try checkRange(address, length)
         switchTo(p)
         let map = p.map
-        let end = address &+ length
-        guard address & pageMask == 0, length & pageMask == 0, end > address else {
-            throw .badRange("mlock range is not page aligned")
-        }
+        let end = address + length
         // Every page of the range must be mapped.
         var cursor = address
         while cursor < end {
@@ -48,12 +46,10 @@ extension Kernel {
     /// munlock(2)
     public func munlock(pid: UInt32, address: UInt64, length: UInt64) throws(KernelError) {
         let p = try process(pid)
+        try checkRange(address, length)
         switchTo(p)
         let map = p.map
-        let end = address &+ length
-        guard address & pageMask == 0, length & pageMask == 0, end > address else {
-            throw .badRange("munlock range is not page aligned")
-        }
+        let end = address + length
         let range = vmMapClipRange(map, address, end)
         for entry in map.entries[range] where entry.eflags.contains(.userWired) {
             entry.eflags.remove(.userWired)

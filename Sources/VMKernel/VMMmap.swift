@@ -34,7 +34,8 @@ public struct MmapRequest: Sendable {
 }
 
 extension Kernel {
-    private func checkRange(_ addr: UInt64, _ len: UInt64) throws(KernelError) {
+    /// A mapping system call's range: page aligned, non-empty, inside user space.
+    func checkRange(_ addr: UInt64, _ len: UInt64) throws(KernelError) {
         guard addr & pageMask == 0, len & pageMask == 0, len > 0 else {
             throw .badRange("range 0x\(String(addr, radix: 16))+0x\(String(len, radix: 16)) is not page aligned")
         }
