@@ -40,6 +40,7 @@ public enum ReplayDriver {
                 }
             }
         }
+        if configuration.checkInvariants { try replayer.checkInvariants() }
         var report = replayer.finish()
         let elapsed = Date().timeIntervalSince(started)
         report.set("replay.skipped_events", reader.skippedEvents)

@@ -61,6 +61,7 @@ public enum SweepDriver {
                 }
             }
         }
+        if base.checkInvariants { for engine in engines { try engine.checkInvariants() } }
         let rows = zip(combinations, engines).map { combo, engine in
             var report = engine.finish()
             report.set("replay.skipped_events", reader.skippedEvents)

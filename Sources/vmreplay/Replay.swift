@@ -40,6 +40,12 @@ struct ReplayOptions: ParsableArguments {
     @Flag(help: "Skip and count malformed events instead of stopping at the first.")
     var keepGoing = false
 
+    @Flag(help: "Check the engine's invariants (page tables, pv lists, object references, queues) every --invariant-interval events and at the end; a violation is an error (exit 65).")
+    var checkInvariants = false
+
+    @Option(help: ArgumentHelp("Events between two invariant checks.", valueName: "n"))
+    var invariantInterval: Int = 10_000
+
     func parsedSettings() throws -> [Setting] {
         do {
             return try settings.map { text throws(SettingError) in try Setting(parsing: text) }
@@ -63,6 +69,12 @@ struct ReplayOptions: ParsableArguments {
             c.physicalMemory = physMem.bytes
         }
         if let swap { c.swap = swap.bytes }
+        guard invariantInterval >= 1 else {
+            printToStandardError("vmreplay: --invariant-interval must be at least 1")
+            throw ExitCode(64)
+        }
+        c.checkInvariants = checkInvariants
+        c.invariantInterval = UInt64(invariantInterval)
         return c
     }
 }
