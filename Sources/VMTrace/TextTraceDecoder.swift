@@ -467,6 +467,8 @@ final class TextTraceDecoder: EventDecoder {
             end = UnsafeRawPointer(h).assumingMemoryBound(to: UInt8.self) - l.p
         }
         while end > l.i && isBlank(l.p[end - 1]) { end -= 1 }
+        // No writer can put a NUL back into a text line: the path would not round-trip.
+        if l.i < end, memchr(l.p + l.i, 0, end - l.i) != nil { throw LineError("file path contains a NUL byte") }
         let path = l.i < end ? l.text(l.i..<end) : ""
         return .file(id: id, size: size, resident: resident, path: TracePath(path))
     }
