@@ -25,7 +25,7 @@ public enum ReplayDriver {
                            console: ((String) -> Void)? = nil) throws -> (Report, skipped: Int, samples: [TraceError])
     {
         let started = Date()
-        let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing))
+        let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         let replayer = try Replayer(configuration)
         replayer.kernel.console = console
         var lastReport = started

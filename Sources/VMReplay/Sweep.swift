@@ -41,7 +41,7 @@ public enum SweepDriver {
             config.tunables = try Setting.tunables(combo, base: base.tunables)
             engines.append(try Replayer(config))
         }
-        let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing))
+        let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         var lastReport = started
         let failures = FailureSlots(count: engines.count)
         try BatchPipeline.run(reader: reader) { batch, traceProgress in
