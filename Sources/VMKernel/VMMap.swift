@@ -63,6 +63,7 @@ extension Kernel {
         guard addr > entry.start else { return }
         allocateObjectBeforeClip(entry)
         let front = entry.clone()
+        front.wiredCount = entry.wiredCount // *new_entry = *entry: both halves stay wired
         front.end = addr
         entry.offset += addr - entry.start
         entry.start = addr
@@ -85,6 +86,7 @@ extension Kernel {
         guard addr < entry.end else { return }
         allocateObjectBeforeClip(entry)
         let back = entry.clone()
+        back.wiredCount = entry.wiredCount
         back.start = addr
         back.offset += addr - entry.start
         entry.end = addr
