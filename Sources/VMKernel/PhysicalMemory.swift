@@ -216,7 +216,8 @@ public final class PhysicalMemory {
     func wire(_ m: VMPage) {
         if m.wireCount == 0 {
             unqueue(m)
-            wiredCount += 1
+            // Fictitious (device) pages are not RAM: PG_UNQUEUED, outside v_wire_count.
+            if !m.flags.contains(.fictitious) { wiredCount += 1 }
         }
         m.wireCount += 1
     }
@@ -226,7 +227,7 @@ public final class PhysicalMemory {
         guard m.wireCount > 0 else { return }
         m.wireCount -= 1
         if m.wireCount == 0 {
-            wiredCount -= 1
+            if !m.flags.contains(.fictitious) { wiredCount -= 1 }
             if activate { self.activate(m, meter: &meter) } else { deactivate(m, meter: &meter) }
         }
     }
