@@ -1,0 +1,233 @@
+// Fuzz target `replay`: whole replays of arbitrary event sequences. A tiny structured decoder
+// turns the input into a machine configuration and events, so that the fuzzer spends its time
+// on what the engine does with them rather than on syntax:
+//   * byte 0-3: physical memory (4M, 5M, 8M, 32M or 64G), swap (none, 256K, 4M, 64M), and
+//     tunables (prefault pages, shared/fast fault, virtual copy, NX, map partitioning,
+//     RLIMIT_RSS mode and limit, read-ahead); whether events go through the trace validator
+//     (as every reader does) or straight to the kernel (its own argument checks only);
+//   * then events, one opcode byte each plus operands: processes (pid 0, huge pids, unknown
+//     parents, forks of what was never created, up to 64 forks at once), files, mmap with every
+//     flag (stack, nosync, device, uksmap, shared, file offsets), munmap, mprotect, madvise,
+//     mlock, munlock, every kind of access with sizes that span pages, runs of accesses that
+//     fill memory (so the pagedaemon, swap and the OOM killer run), drop_caches. Addresses come
+//     from a table of edges: 0, partition and 2M boundaries, the top of user space, the first
+//     non-user address, non-canonical and kernel addresses, 2^64 - 4096 — plus page offsets;
+//     lengths include 0, unaligned, 32M, 2^47 and wrap-around values.
+// After every event the engine's invariants (Kernel.checkInvariants) must hold; at the end the
+// report is built. `FUZZ_DUMP=FILE` writes the decoded events as a text trace (with the
+// configuration in a `# vmreplay-fuzz:` comment) for a regression file.
+import Glibc
+@testable import VMKernel
+import VMReplay
+import VMTrace
+
+private let physChoices: [UInt64] = [4 << 20, 5 << 20, 8 << 20, 32 << 20, 64 << 30]
+private let swapChoices: [UInt64] = [0, 256 << 10, 4 << 20, 64 << 20]
+private let top: UInt64 = 0x0000_8000_0000_0000
+private let addressBases: [UInt64] = [
+    0, 0x1000, 0x40_0000, 0x1000_0000, 0x1000_0000 + (32 << 20) - 0x2000, 0x2000_0000,
+    0x7fff_0000_0000, top - (64 << 20), top - 0x10_0000, top - 0x1000, top,
+    0x0000_8000_0000_1000, 0xffff_8000_0000_0000, 0xffff_ffff_ffff_f000, 0x1000_0000_0000,
+]
+private let lengthChoices: [UInt64] = [
+    0, 100, 0x1_0000, 2 << 20, 32 << 20, 1 << 30, 1 << 47, 0xffff_ffff_ffff_f000,
+    0x0000_8000_0000_0000 - 0x1000,
+]
+
+struct FuzzReplay {
+    var config = ReplayConfiguration()
+    var settings: [(String, Int64)] = []
+    var validate = true
+    var events: [TraceEvent] = []
+}
+
+/// Decodes the structured input.
+func decodeReplayInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> FuzzReplay {
+    var b = FuzzBytes(data, size)
+    var r = FuzzReplay()
+    r.config.physicalMemory = b.pick(physChoices)
+    r.config.swap = b.pick(swapChoices)
+    let t1 = b.byte()
+    let t2 = b.byte()
+    r.validate = t2 & 0x80 == 0 || t2 & 0x40 == 0 // 1 in 4 inputs bypasses the validator
+    r.settings = [
+        ("vm.prefault_pages", [8, 0, 1, 64][Int(t1 & 3)]),
+        ("vm.shared_fault", Int64(t1 >> 2 & 1) ^ 1),
+        ("vm.fast_fault", Int64(t1 >> 3 & 1) ^ 1),
+        ("vm.virtual_copy_enable", Int64(t1 >> 4 & 1) ^ 1),
+        ("machdep.pmap_nx_enable", Int64(t1 >> 5 & 3) % 3),
+        ("vm.map_partition_enable", Int64(t1 >> 7) ^ 1),
+        ("vm.pageout_memuse_mode", Int64(t2 & 3) % 3),
+        ("vmreplay.rlimit_rss", [0, 64 << 10, 1 << 20, 0][Int(t2 >> 2 & 3)]),
+        ("vfs.max_readahead", [256 << 10, 0, 4096, 16 << 20][Int(t2 >> 4 & 3)]),
+    ]
+    for (name, value) in r.settings { try? r.config.tunables.set(name, to: value) }
+
+    func pid(_ b: inout FuzzBytes) -> UInt32 {
+        let v = b.byte()
+        switch v {
+        case 255: return 0
+        case 254: return UInt32.max
+        case 253: return 1000 + UInt32(b.byte())
+        default: return 1 + UInt32(v % 6)
+        }
+    }
+    func address(_ b: inout FuzzBytes) -> UInt64 {
+        let sel = b.byte()
+        var a = addressBases[Int(sel & 15) % addressBases.count]
+        let pages = Int64(Int8(bitPattern: b.byte()))
+        a = a &+ UInt64(bitPattern: pages &* 4096)
+        if sel & 0x80 != 0 { a = a &+ UInt64(b.byte()) * 16 } // unaligned
+        return a
+    }
+    func length(_ b: inout FuzzBytes) -> UInt64 {
+        let sel = b.byte()
+        if sel < 192 { return UInt64(sel % 64 + 1) * 4096 }
+        return lengthChoices[Int(sel - 192) % lengthChoices.count]
+    }
+    func prot(_ b: inout FuzzBytes) -> Protection { Protection(rawValue: b.byte() & 7) }
+
+    while !b.atEnd && r.events.count < 400 {
+        let op = b.byte() % 28
+        switch op {
+        case 0: r.events.append(.proc(pid: pid(&b), threads: UInt32(b.byte() % 4)))
+        case 1: r.events.append(.fork(parent: pid(&b), child: pid(&b)))
+        case 2: r.events.append(.exec(pid: pid(&b)))
+        case 3: r.events.append(.exit(pid: pid(&b)))
+        case 4: r.events.append(.threads(pid: pid(&b), count: UInt32(b.byte() % 4)))
+        case 5:
+            let id = UInt32(b.byte() % 4)
+            let sz = b.byte()
+            let size: UInt64 = sz < 250 ? UInt64(sz) * 4096 + UInt64(b.byte()) : [0, 1, 1 << 30, 1 << 40, UInt64.max, 4095][Int(sz - 250)]
+            // A resident file allocates all its pages at once: `file 1 1T resident` fills any
+            // memory, slowly (docs/fuzzing.md, resource limits). Resident files stay small.
+            let resident = b.byte() & 1 == 1 && size <= 64 << 20
+            r.events.append(.file(id: id, size: size, resident: resident, path: "f\(id)"))
+        case 6, 7:
+            let p = pid(&b)
+            let a = address(&b)
+            let l = length(&b)
+            let pr = prot(&b)
+            let f = b.byte()
+            var flags = MmapFlags(rawValue: f & 0x1f)
+            // Most mappings are plain: device/uksmap/stack only now and then.
+            if f & 0x80 == 0 { flags.subtract([.device, .uksmap, .stack]) }
+            let file: UInt32? = f & 0x20 != 0 ? UInt32(b.byte() % 4) : nil
+            let off: UInt64 = f & 0x40 != 0 ? UInt64(b.byte()) * 4096 : 0
+            r.events.append(.mmap(Mapping(pid: p, address: a, length: l, protection: pr, flags: flags,
+                                          fileID: file, offset: off)))
+        case 8: r.events.append(.munmap(pid: pid(&b), address: address(&b), length: length(&b)))
+        case 9: r.events.append(.mprotect(pid: pid(&b), address: address(&b), length: length(&b), protection: prot(&b)))
+        case 10:
+            r.events.append(.madvise(pid: pid(&b), address: address(&b), length: length(&b),
+                                     advice: Advice(rawValue: b.byte() % 6) ?? .normal))
+        case 11: r.events.append(.mlock(pid: pid(&b), address: address(&b), length: length(&b)))
+        case 12: r.events.append(.munlock(pid: pid(&b), address: address(&b), length: length(&b)))
+        case 13: r.events.append(.dropCaches)
+        case 14:
+            // Many processes at once: forks of one parent.
+            let parent = pid(&b)
+            let n = UInt32(b.byte() % 64)
+            for i in 0..<n { r.events.append(.fork(parent: parent, child: 100 + i)) }
+        case 15:
+            // A run of writes (or reads) over consecutive pages: fills memory.
+            let p = pid(&b)
+            let a = address(&b)
+            let kind: AccessKind = b.byte() & 1 == 0 ? .write : .read
+            let n = UInt64(b.byte()) * 4
+            for i in 0..<n { r.events.append(.access(Access(kind: kind, pid: p, address: a &+ i * 4096))) }
+        default:
+            let kind = AccessKind(rawValue: b.byte() % 7) ?? .read
+            let p = pid(&b)
+            let a = address(&b)
+            let s = b.byte()
+            var size: UInt32 = [1, 1, 1, 8, 4096, 4097, 8192, 65537][Int(s & 7)]
+            if s & 0x80 != 0 { size = 0 }
+            if !kind.hasSize { size = 1 }
+            r.events.append(.access(Access(kind: kind, pid: p, address: a, size: size)))
+        }
+    }
+    return r
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzReplay(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let input = decodeReplayInput(data, size)
+    guard let replayer = try? Replayer(input.config) else { return 0 }
+    var validator = TraceValidator()
+    var applied: [TraceEvent] = []
+    for event in input.events {
+        if input.validate, validator.check(event) != nil { continue }
+        applied.append(event)
+        do {
+            try replayer.apply(event)
+        } catch {
+            // A kernel error (unknown process, bad range, ...) is an answer, not a failure.
+        }
+        do {
+            try replayer.kernel.checkInvariants()
+        } catch {
+            dumpReplay(input, applied)
+            propertyFailed("after event \(applied.count) (\(event)): \(error)")
+        }
+    }
+    _ = replayer.finish()
+    if getenv("FUZZ_DUMP") != nil { dumpReplay(input, applied) }
+    breakCycles(replayer.kernel)
+    return 0
+}
+
+/// The engine's frames, objects and queues hold each other strongly (its pages live as long as
+/// the machine): a dropped Kernel is never freed. Between fuzz inputs the links are cut so the
+/// memory comes back (what cannot be reached, e.g. unmapped device objects, still leaks; the
+/// target runs with -detect_leaks=0).
+private func breakCycles(_ k: Kernel) {
+    var objects: [ObjectIdentifier: VMObject] = [:]
+    func collect(_ start: VMObject?) {
+        var o = start
+        while let x = o, objects.updateValue(x, forKey: ObjectIdentifier(x)) == nil {
+            for s in x.shadows { collect(s) }
+            o = x.backingObject
+        }
+    }
+    for p in k.procs.values { for e in p.map.entries { collect(e.object) } }
+    for f in k.files.values { collect(f.object) }
+    for m in k.physmem.pages { collect(m.object) }
+    collect(k.uksmapObject)
+    for o in objects.values {
+        for m in o.pages.values {
+            m.queueNext = nil
+            m.queuePrev = nil
+            m.object = nil
+        }
+        o.pages = [:]
+        o.shadows = []
+        o.backingObject = nil
+    }
+    for m in k.physmem.pages {
+        m.queueNext = nil
+        m.queuePrev = nil
+        m.object = nil
+    }
+}
+
+/// Writes the events a run applied as a text trace (for Fuzz/regressions/replay/).
+private func dumpReplay(_ input: FuzzReplay, _ events: [TraceEvent]) {
+    guard let dump = getenv("FUZZ_DUMP") else { return }
+    let path = String(cString: dump)
+    var options = "--phys-mem \(input.config.physicalMemory >> 10)K --swap \(input.config.swap >> 10)K"
+    for (name, value) in input.settings { options += " -s \(name)=\(value)" }
+    do {
+        let temp = path + ".events"
+        let writer = try TraceWriter(path: temp, format: TraceFormat(encoding: .text, gzip: false))
+        for e in events { try writer.write(e) }
+        try writer.finish()
+        // The options go in front, as a comment line.
+        let header = "# vmreplay-fuzz: \(options)\(input.validate ? "" : " (unvalidated events)")\n"
+        let body = readFile(temp)
+        unlink(temp)
+        (Array(header.utf8) + body).withUnsafeBytes { writeFile(path, $0) }
+    } catch {
+        fputs("FUZZ_DUMP: cannot write \(path): \(error)\n", stderr)
+    }
+}
