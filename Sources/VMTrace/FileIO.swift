@@ -238,6 +238,15 @@ final class OutputFile {
             output = FileOutput(fd: 1, name: "<stdout>")
             return
         }
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFDIR {
+            // A device, FIFO or socket (/dev/null, /dev/full, /dev/stdout, a pipe) is written in
+            // place: renaming a temporary file over it would replace the node itself.
+            let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw TraceError(.cannotCreate, file: path, "cannot open: \(errnoText())") }
+            output = FileOutput(fd: fd, name: path)
+            return
+        }
         let slash = path.lastIndex(of: "/")
         let dir = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
