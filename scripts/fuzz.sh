@@ -77,7 +77,7 @@ case "${1:-}" in
     run)
         t=$2; shift 2
         build "$t"
-        exec "$B/fuzz-$t" -runs=1 "$@" ;;
+        SWIFT_BACKTRACE=enable=no exec "$B/fuzz-$t" -runs=1 "$@" ;;
 esac
 
 t=$1
@@ -92,6 +92,8 @@ extra=()
 [ "$t" = lackey ] && maxlen=16384
 # The engine's pages and objects form reference cycles by design (Fuzz/Targets/replay.swift).
 [ "$t" = replay ] && extra=(-detect_leaks=0)
+# Swift's own crash backtracer would read wild addresses under ASan after a finding.
+export SWIFT_BACKTRACE=enable=no
 exec "$B/fuzz-$t" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -max_len="$maxlen" \
     -print_final_stats=1 -artifact_prefix="$B/artifacts/$t/" ${dict[@]+"${dict[@]}"} ${extra[@]+"${extra[@]}"} "$@" \
     "$B/corpus/$t" "Fuzz/corpus/$t"

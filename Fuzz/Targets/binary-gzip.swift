@@ -4,9 +4,10 @@
 //   0: leaves the gzip file whole,
 //   1: cuts it short at a position taken from the next two bytes (a trace still being written),
 //   2: overwrites one compressed byte (damage),
-//   3: appends a second gzip member (a concatenated file, as `cat a.gz b.gz` makes),
+//   3: appends a second gzip member holding the body again (a concatenated file, as
+//      `cat a.gz b.gz` makes), which must decode as the two contents concatenated,
 //   4+: the input after the mode byte is the gzip file itself, as is.
-// Properties: those of `binary`; a cut stream is always an error.
+// Properties: those of `binary`; a cut stream is always an error; members concatenate.
 import Glibc
 @testable import VMTrace
 
@@ -34,8 +35,13 @@ public func fuzzBinaryGzip(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         gz[i] ^= UInt8(truncatingIfNeeded: parameter >> 8) | 1
     case 3:
         gz += body.withUnsafeBytes { gzipCompress($0) }
-        // The second member's bytes follow the end record: never silently dropped.
-        if !body.isEmpty { mustFail = "bytes follow the end record in a second gzip member" }
+        // Members are concatenated: the file must decode exactly as its concatenated contents
+        // (a second member is never silently dropped).
+        let whole = readTrace(Scratch.write("cat.vmt", plain + body), keepGoing: false)
+        let members = readTrace(Scratch.write("cat.vmt.gz", gz), keepGoing: false)
+        if (whole.error == nil) != (members.error == nil) || whole.events != members.events {
+            propertyFailed("binary-gzip: two gzip members decode differently from their contents concatenated: \(members.error.map { "\($0)" } ?? "\(members.events.count) events") vs \(whole.error.map { "\($0)" } ?? "\(whole.events.count) events")")
+        }
     default:
         break
     }
