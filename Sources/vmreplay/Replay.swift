@@ -28,10 +28,10 @@ struct ReplayOptions: ParsableArguments {
                                valueName: "name=value"))
     var settings: [String] = []
 
-    @Option(help: ArgumentHelp("Simulated physical memory (K/M/G/T suffixes).", valueName: "size"))
+    @Option(help: ArgumentHelp("Simulated physical memory (K/M/G/T suffixes; default 64G, so nothing pages).", valueName: "size"))
     var physMem: ByteSize?
 
-    @Option(help: ArgumentHelp("Simulated swap space (K/M/G/T suffixes).", valueName: "size"))
+    @Option(help: ArgumentHelp("Simulated swap space (K/M/G/T suffixes; default 0: dirty anonymous pages cannot be paged out).", valueName: "size"))
     var swap: ByteSize?
 
     @Flag(inversion: .prefixedNo, help: "Show a progress line on stderr (default: when stderr is a terminal).")
