@@ -67,12 +67,10 @@ struct Check: ParsableCommand {
                 if options.swap == nil { config.swap = golden.swap }
             }
             let checksum = try TraceChecksum.of(path: trace)
-            let report: Report
-            do {
-                report = try ReplayDriver.run(path: trace, configuration: config).0
-            } catch let error as ReplayError {
-                printToStandardError("vmreplay: \(trace): \(error.description)")
-                throw ExitCode(65)
+            let progress = ProgressLine(label: "check", requested: options.progress)
+            let report = try runReplayJob(trace: trace, progress: progress) {
+                try ReplayDriver.run(path: trace, configuration: config, keepGoing: options.keepGoing,
+                                     progress: progress.update).0
             }
             let name = trace.split(separator: "/").last.map(String.init) ?? trace
             if update {

@@ -130,32 +130,44 @@ struct Replay: ParsableCommand {
         let progress = ProgressLine(label: "replay", requested: options.progress)
         try runReportingErrors {
             installOutputCleanupOnSignals()
-            let result: (Report, skipped: Int, samples: [TraceError])
             if decodeOnly {
                 let report = try ReplayDriver.decodeOnly(path: trace, keepGoing: options.keepGoing)
                 printToStandardOutput(report.render(format))
                 return
             }
-            do {
-                result = try ReplayDriver.run(path: trace, configuration: config, keepGoing: options.keepGoing,
-                                              progress: progress.update, console: printToStandardError)
-            } catch let error as ReplayError {
-                progress.clear()
-                printToStandardError("vmreplay: \(TraceReaderName.display(trace)): \(error.description)")
-                throw ExitCode(65)
+            let result = try runReplayJob(trace: trace, progress: progress) {
+                try ReplayDriver.run(path: trace, configuration: config, keepGoing: options.keepGoing,
+                                     progress: progress.update, console: printToStandardError)
             }
-            progress.clear()
             reportSkipped(result.skipped, result.samples)
-            let text = result.0.render(format)
-            if let output {
-                try writeTextFileAtomically(text, to: output)
-            } else {
-                printToStandardOutput(text)
-            }
+            try emit(result.0.render(format), to: output)
         }
     }
 }
 
 enum TraceReaderName {
     static func display(_ path: String) -> String { path == "-" ? "<stdin>" : path }
+}
+
+/// Runs a replaying job behind a progress line: the line is cleared when it ends, and a
+/// ReplayError (the kernel refused an event the trace layer accepted) is printed with the
+/// trace's name and exits 65.
+func runReplayJob<T>(trace: String, progress: ProgressLine, _ body: () throws -> T) throws -> T {
+    defer { progress.clear() }
+    do {
+        return try body()
+    } catch let error as ReplayError {
+        progress.clear()
+        printToStandardError("vmreplay: \(TraceReaderName.display(trace)): \(error.description)")
+        throw ExitCode(65)
+    }
+}
+
+/// Writes a command's result to `output` atomically, or to standard output.
+func emit(_ text: String, to output: String?) throws {
+    if let output {
+        try writeTextFileAtomically(text, to: output)
+    } else {
+        printToStandardOutput(text)
+    }
 }

@@ -59,27 +59,16 @@ struct SweepCommand: ParsableCommand {
         let progress = ProgressLine(label: "sweep", requested: options.progress)
         try runReportingErrors {
             installOutputCleanupOnSignals()
-            let result: SweepResult
-            do {
-                result = try SweepDriver.run(path: trace, settings: settings, base: base,
-                                             keepGoing: options.keepGoing, progress: progress.update)
-            } catch let error as ReplayError {
-                progress.clear()
-                printToStandardError("vmreplay: \(TraceReaderName.display(trace)): \(error.description)")
-                throw ExitCode(65)
+            let result = try runReplayJob(trace: trace, progress: progress) {
+                try SweepDriver.run(path: trace, settings: settings, base: base,
+                                    keepGoing: options.keepGoing, progress: progress.update)
             }
-            progress.clear()
             reportSkipped(result.skippedEvents, result.skippedSamples)
             if let plot {
                 let name = trace.split(separator: "/").last.map(String.init) ?? trace
                 try writeTextFileAtomically(SweepPlot.render(result, title: name), to: plot)
             }
-            let text = result.render(format)
-            if let output {
-                try writeTextFileAtomically(text, to: output)
-            } else {
-                printToStandardOutput(text)
-            }
+            try emit(result.render(format), to: output)
         }
     }
 }
