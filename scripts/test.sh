@@ -16,10 +16,15 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 swift test --disable-swift-testing "$@" 2>&1 | tee "$log" || status=$?
-summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -1 || true)
+# XCTest says "with N failures", or "with K tests skipped and N failures" when a test skipped.
+line='^[[:space:]]*Executed ([0-9]+) tests?, with (([0-9]+) tests? skipped and )?([0-9]+) failures?'
+summary=$(grep -E "$line" "$log" | tail -1 || true)
 if [ -n "$summary" ]; then
-    executed=$(echo "$summary" | sed -E 's/^[[:space:]]*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\1/')
-    failures=$(echo "$summary" | sed -E 's/^[[:space:]]*Executed ([0-9]+) tests?, with ([0-9]+) failures?.*/\2/')
-    echo "tests: $((executed - failures)) passed, $failures failed"
+    executed=$(echo "$summary" | sed -E "s/$line.*/\\1/")
+    skipped=$(echo "$summary" | sed -E "s/$line.*/\\3/")
+    failures=$(echo "$summary" | sed -E "s/$line.*/\\4/")
+    skipped=${skipped:-0}
+    [ "$skipped" -gt 0 ] && echo "tests: $skipped skipped"
+    echo "tests: $((executed - failures - skipped)) passed, $failures failed"
 fi
 exit $status
