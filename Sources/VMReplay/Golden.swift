@@ -36,13 +36,13 @@ public struct Golden: Sendable {
     public func renderJSON() -> String {
         var out = "{\n"
         out += "  \"vmreplay_golden\": \(Golden.formatVersion),\n"
-        out += "  \"trace\": {\"name\": \"\(jsonEscape(traceName))\", \"crc32\": \(checksum.crc32), \"bytes\": \(checksum.bytes)},\n"
-        let s = settings.map { "\"\(jsonEscape($0.name))\": \($0.value)" }.joined(separator: ", ")
+        out += "  \"trace\": {\"name\": \"\(jsonEscaped(traceName))\", \"crc32\": \(checksum.crc32), \"bytes\": \(checksum.bytes)},\n"
+        let s = settings.map { "\"\(jsonEscaped($0.name))\": \($0.value)" }.joined(separator: ", ")
         out += "  \"settings\": {\(s)},\n"
         out += "  \"phys_mem\": \(physicalMemory),\n"
         out += "  \"swap\": \(swap),\n"
         out += "  \"report\": {\n"
-        out += values.map { "    \"\(jsonEscape($0.key))\": \($0.value)" }.joined(separator: ",\n")
+        out += values.map { "    \"\(jsonEscaped($0.key))\": \($0.value)" }.joined(separator: ",\n")
         out += "\n  }\n}\n"
         return out
     }

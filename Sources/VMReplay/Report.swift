@@ -1,4 +1,5 @@
 import Foundation
+import VMTrace
 
 // A replay's report: flat, dotted keys in a fixed order (SPEC §3), and its four renderings.
 
@@ -84,7 +85,7 @@ extension Report {
     /// One JSON object with the keys in report order.
     public func renderJSON(pretty: Bool = true) -> String {
         let sep = pretty ? ",\n  " : ","
-        let body = entries.map { "\"\(jsonEscape($0.key))\": \($0.value)" }.joined(separator: sep)
+        let body = entries.map { "\"\(jsonEscaped($0.key))\": \($0.value)" }.joined(separator: sep)
         return pretty ? "{\n  \(body)\n}\n" : "{\(body)}"
     }
 
@@ -190,25 +191,6 @@ extension Report {
     }
 }
 
-func jsonEscape(_ s: String) -> String {
-    var out = ""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count)
-                    + String(u.value, radix: 16)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out
-}
 
 func csvField(_ s: String) -> String {
     guard s.contains(",") || s.contains("\"") else { return s }

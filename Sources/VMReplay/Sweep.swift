@@ -153,7 +153,7 @@ extension SweepResult {
     public func renderJSON() -> String {
         var out = "[\n"
         for (i, row) in rows.enumerated() {
-            let settings = row.settings.map { "\"\(jsonEscape($0.name))\": \($0.value)" }.joined(separator: ", ")
+            let settings = row.settings.map { "\"\(jsonEscaped($0.name))\": \($0.value)" }.joined(separator: ", ")
             out += "  {\"settings\": {\(settings)}, \"report\": \(row.report.renderJSON(pretty: false))}"
             out += i + 1 < rows.count ? ",\n" : "\n"
         }
