@@ -4,7 +4,7 @@ import PackageDescription
 // Release builds drop the runtime's dynamic exclusivity checks: the engine and the decoders are
 // single-threaded per instance and the checks cost a fifth of the per-access time (callgrind,
 // docs/performance.md). Debug builds, which the tests use, keep them.
-let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(
     name: "vmreplay",

@@ -22,8 +22,13 @@ public final class Kernel {
     var pmaps: [UInt32: PMap] = [:]
     /// The process whose address space is loaded on the CPU (curproc).
     @exclusivity(unchecked) var current: Proc? {
-        didSet { currentRef = current.map { Unmanaged.passUnretained($0) } }
+        didSet {
+            currentRef = current.map { Unmanaged.passUnretained($0) }
+            currentPid = current?.pid ?? 0
+        }
     }
+    /// `current`'s pid (0: none; the trace layer never gives a process pid 0).
+    @exclusivity(unchecked) private(set) var currentPid: UInt32 = 0
     /// `current` without reference counting, for the per-access path (kept alive by `current`).
     @exclusivity(unchecked) private(set) var currentRef: Unmanaged<Proc>?
     /// Its pmap, or nil while the kernel acts for someone outside the trace (a debugger).

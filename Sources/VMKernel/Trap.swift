@@ -19,6 +19,42 @@ private let pgexInstruction: UInt32 = 0x10
 extension Kernel {
     /// One access event: every page of [address, address+size) in address order.
     public func access(pid: UInt32, address: UInt64, size: UInt32, type: AccessType) throws(KernelError) {
+        // The common case first: the running process touches one page through an L1 TLB entry
+        // that allows the access (MMU.translateL1Hit). No trap is possible and no kernel code
+        // runs, so only the pagedaemon's pending run has to be ruled out.
+        if pid == currentPid && !pagedaemonWanted && type.rawValue <= AccessType.kernelWrite.rawValue
+            && (address & pageMask) &+ UInt64(size) <= pageSize
+        {
+            let user = type.rawValue <= AccessType.execute.rawValue
+            let mmuAccess = MMUAccess(rawValue: user ? type.rawValue : type.rawValue &- 3).unsafelyUnwrapped
+            if mmu.translateL1Hit(address, mmuAccess, user: user) {
+                counters.accesses &+= 1
+                counters.pagesTouched &+= 1
+                return
+            }
+        }
+        try accessSlowPath(pid: pid, address: address, size: size, type: type)
+    }
+
+    /// The rest of a run of one-page accesses after its first (VMTrace's AccessRuns): `count`
+    /// accesses by `pid` within `address`'s page, each of kind `type` or a read after a write
+    /// in the same mode. If `access` would take its fast path for the first of them, it would
+    /// for every one (that path changes nothing but counters), so they are counted at once and
+    /// the result is true. Otherwise nothing is done, and the caller applies them one by one.
+    public func accessRepeats(pid: UInt32, address: UInt64, type: AccessType, count: UInt64) -> Bool {
+        guard pid == currentPid && !pagedaemonWanted && type.rawValue <= AccessType.kernelWrite.rawValue else {
+            return false
+        }
+        let user = type.rawValue <= AccessType.execute.rawValue
+        let mmuAccess = MMUAccess(rawValue: user ? type.rawValue : type.rawValue &- 3).unsafelyUnwrapped
+        guard mmu.translateL1Repeats(address, mmuAccess, user: user, count: count) else { return false }
+        counters.accesses &+= count
+        counters.pagesTouched &+= count
+        return true
+    }
+
+    @inline(never)
+    private func accessSlowPath(pid: UInt32, address: UInt64, size: UInt32, type: AccessType) throws(KernelError) {
         pageoutSafePoint()
         // Runs of accesses by the running process skip the lookup and any reference counting.
         if let ref = currentRef, ref._withUnsafeGuaranteedRef({ $0.pid == pid }) {

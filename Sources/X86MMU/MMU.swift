@@ -27,19 +27,19 @@
 /// table's entry array directly.
 public final class MMU {
     /// The virtual page number bits a TLB tags and a walk indexes (linear-address bits 47:12).
-    static let vpnMask: UInt64 = 0xF_FFFF_FFFF
+    @usableFromInline static let vpnMask: UInt64 = 0xF_FFFF_FFFF
 
     // The TLBs are `let`s (their words are mutated through the buffer), so reaching them costs
     // no access check.
-    private let dtlb: TLB
-    private let itlb: TLB
+    @usableFromInline let dtlb: TLB
+    @usableFromInline let itlb: TLB
     private let stlb: TLB
     // `@exclusivity(unchecked)`: touched on every translation, and class stored `var`s otherwise
     // cost a swift_beginAccess/endAccess runtime call pair per access in the release build. No
     // access to them overlaps another: the MMU never calls out to client code while it holds
     // one, and an MMU is one CPU, driven from one thread.
     @exclusivity(unchecked) private var cr3: PageTable?
-    @exclusivity(unchecked) private var _counters = MMUCounters()
+    @exclusivity(unchecked) @usableFromInline var _counters = MMUCounters()
 
     public init(config: MMUConfig) {
         dtlb = TLB(config.l1dTLB)
@@ -129,6 +129,53 @@ public final class MMU {
         }
         _counters.stlbMisses &+= 1
         return walk(va, vpn, access, user, need)
+    }
+
+    /// The leaf bits an access needs (see `PTE.grants`).
+    @inlinable @inline(__always)
+    static func need(_ access: MMUAccess, user: Bool) -> UInt64 {
+        var need: UInt64 = user ? PTE.user : 0
+        if access == .write { need |= PTE.writable }
+        if access == .execute { need |= PTE.noExecute }
+        return need
+    }
+
+    /// `translate`'s most common outcome on its own, for a simulator's per-access fast path:
+    /// if the access hits its L1 TLB with rights that allow it and (for a write) D cached, does
+    /// exactly what `translate` would (the entry becomes its set's most recent, the hit is
+    /// counted) and returns true. Otherwise changes nothing and returns false; the caller then
+    /// calls `translate`, which looks again. Inlinable: a hit costs no call.
+    @inlinable @inline(__always)
+    public func translateL1Hit(_ va: UInt64, _ access: MMUAccess, user: Bool) -> Bool {
+        let vpn = (va >> 12) & MMU.vpnMask
+        let need = MMU.need(access, user: user)
+        if access == .execute {
+            guard itlb.hit(vpn, need: need, write: false) else { return false }
+            _counters.itlbHits &+= 1
+        } else {
+            guard dtlb.hit(vpn, need: need, write: access == .write) else { return false }
+            _counters.dtlbHits &+= 1
+        }
+        return true
+    }
+
+    /// `count` calls of `translateL1Hit` in a row for `va`'s page, when its entry is already
+    /// the most recent of its L1 set: each would hit that entry and move nothing, so they are
+    /// counted at once (true). False, with nothing changed, when the first would not hit so.
+    /// An access whose rights are a subset of `access`'s (a read after a write in the same
+    /// mode) hits whenever `access` does.
+    @inlinable @inline(__always)
+    public func translateL1Repeats(_ va: UInt64, _ access: MMUAccess, user: Bool, count: UInt64) -> Bool {
+        let vpn = (va >> 12) & MMU.vpnMask
+        let need = MMU.need(access, user: user)
+        if access == .execute {
+            guard itlb.frontHit(vpn, need: need, write: false) else { return false }
+            _counters.itlbHits &+= count
+        } else {
+            guard dtlb.frontHit(vpn, need: need, write: access == .write) else { return false }
+            _counters.dtlbHits &+= count
+        }
+        return true
     }
 
     /// Finishes a TLB hit: the rights check on the cached bits, the dirty assist, and (for an

@@ -100,7 +100,7 @@ extension PTE {
     /// `writable` (a write), `user` (a CPL 3 access) and `noExecute` (a fetch). XD is inverted
     /// first, so "a fetch needs XD=0" becomes "needs bit 63 set" and one mask test checks all
     /// three rights (SDM §4.6: R/W at any CPL as CR0.WP=1, U/S for CPL 3, XD with EFER.NXE=1).
-    @inline(__always)
+    @inlinable @inline(__always)
     static func grants(_ bits: UInt64, _ need: UInt64) -> Bool {
         (bits ^ PTE.noExecute) & need == need
     }

@@ -29,9 +29,10 @@ public struct TLBGeometry: Equatable, Hashable, Sendable {
 /// Each set is kept in recency order, most recently used first, with its valid entries forming
 /// a prefix. So a lookup stops at the first empty slot, a hit at way 0 (the common case under
 /// locality) moves nothing, and the LRU victim is always the last way.
+@usableFromInline
 struct TLB: ~Copyable {
     /// Marks a key as valid; virtual page numbers have at most 36 bits.
-    static let valid: UInt64 = 1 << 63
+    @usableFromInline static let valid: UInt64 = 1 << 63
     /// The leaf bits a TLB entry caches: the frame, the rights (R/W, U/S, XD), D (so a write to a
     /// clean page can be caught and re-walked, SDM §4.8) and G (kept across CR3 loads). P is
     /// always set so the value is never 0. A and the software bits are not cached.
@@ -39,10 +40,14 @@ struct TLB: ~Copyable {
 
     let ways: Int
     /// `sets - 1`: the set of page `vpn` is `vpn & setMask`.
-    let setMask: UInt64
+    @usableFromInline let setMask: UInt64
     /// `2 * ways`: words per set.
-    let setStride: Int
-    let slots: WordBuffer
+    @usableFromInline let setStride: Int
+    @usableFromInline let slots: WordBuffer
+    /// Word 0 is non-zero once an entry with G set may have been cached: until then a CR3
+    /// load's flush has nothing to keep and clears the array in one go (no kernel in this
+    /// simulator maps user pages global, so that is every flush).
+    let mayHoldGlobal: WordBuffer
 
     init(_ geometry: TLBGeometry) {
         precondition(geometry.isValid, "invalid TLB geometry \(geometry)")
@@ -50,35 +55,64 @@ struct TLB: ~Copyable {
         setMask = UInt64(geometry.sets - 1)
         setStride = 2 * geometry.ways
         slots = WordBuffer(zeros: 2 * geometry.entries)
+        mayHoldGlobal = WordBuffer(zeros: 1)
     }
 
     /// Index of the first word of `vpn`'s set.
-    @inline(__always)
+    @inlinable @inline(__always)
     func setBase(_ vpn: UInt64) -> Int { Int(truncatingIfNeeded: vpn & setMask) &* setStride }
 
-    /// The cached value for `vpn`, making it the set's most recently used entry.
-    @inline(__always)
-    func lookup(_ vpn: UInt64) -> UInt64? {
+    /// A lookup that succeeds only if `vpn`'s entry grants `need` and, for a `write`, has D
+    /// cached: then, as `lookup`, it becomes the set's most recent entry and the result is
+    /// true. Otherwise nothing changes.
+    @inlinable @inline(__always)
+    func hit(_ vpn: UInt64, need: UInt64, write: Bool) -> Bool {
+        guard let i = slot(of: vpn) else { return false }
+        let value = slots[i &+ 1]
+        guard PTE.grants(value, need) && (!write || value & PTE.dirty != 0) else { return false }
+        let base = setBase(vpn)
+        if i != base { moveToFront(from: i, base: base, key: vpn | TLB.valid, value: value) }
+        return true
+    }
+
+    /// `hit` for an entry that is already its set's most recent (so nothing would move).
+    @inlinable @inline(__always)
+    func frontHit(_ vpn: UInt64, need: UInt64, write: Bool) -> Bool {
+        let base = setBase(vpn)
+        guard slots[base] == vpn | TLB.valid else { return false }
+        let value = slots[base &+ 1]
+        return PTE.grants(value, need) && (!write || value & PTE.dirty != 0)
+    }
+
+    /// Index in `slots` of `vpn`'s key, if cached.
+    @inlinable @inline(__always)
+    func slot(of vpn: UInt64) -> Int? {
         let key = vpn | TLB.valid
         let base = setBase(vpn)
         let end = base &+ setStride
         var i = base
         while i < end {
             let k = slots[i]
-            if k == key {
-                let value = slots[i &+ 1]
-                if i != base { moveToFront(from: i, base: base, key: key, value: value) }
-                return value
-            }
+            if k == key { return i }
             if k == 0 { return nil }  // valid entries are a prefix: nothing further in this set
             i &+= 2
         }
         return nil
     }
 
-    /// Shifts the entries before `i` down one way and stores (key, value) at way 0.
+    /// The cached value for `vpn`, making it the set's most recently used entry.
     @inline(__always)
-    private func moveToFront(from i: Int, base: Int, key: UInt64, value: UInt64) {
+    func lookup(_ vpn: UInt64) -> UInt64? {
+        guard let i = slot(of: vpn) else { return nil }
+        let value = slots[i &+ 1]
+        let base = setBase(vpn)
+        if i != base { moveToFront(from: i, base: base, key: vpn | TLB.valid, value: value) }
+        return value
+    }
+
+    /// Shifts the entries before `i` down one way and stores (key, value) at way 0.
+    @inlinable @inline(__always)
+    func moveToFront(from i: Int, base: Int, key: UInt64, value: UInt64) {
         var j = i
         while j > base {
             slots[j] = slots[j &- 2]
@@ -92,6 +126,7 @@ struct TLB: ~Copyable {
     /// Installs `value` for `vpn` as the most recently used entry of its set: in place if `vpn`
     /// is already cached (no duplicates), else evicting the LRU entry (the last way) if full.
     func fill(_ vpn: UInt64, _ value: UInt64) {
+        if value & PTE.global != 0 { mayHoldGlobal[0] = 1 }
         let key = vpn | TLB.valid
         let base = setBase(vpn)
         var i = base
@@ -127,6 +162,11 @@ struct TLB: ~Copyable {
     /// Drops every entry, or (`keepGlobal`) every entry whose cached G bit is clear, keeping
     /// the survivors' recency order.
     func flush(keepGlobal: Bool) {
+        if !keepGlobal || mayHoldGlobal[0] == 0 {
+            slots.zeroAll()
+            mayHoldGlobal[0] = 0
+            return
+        }
         var base = 0
         while base < slots.count {
             var kept = base

@@ -11,11 +11,12 @@
 ///
 /// Indexes are checked by `assert` only: every index the MMU forms is masked into range
 /// (TLB sets) or read from a non-leaf entry that only `PageTable` writes.
+@usableFromInline
 struct WordBuffer: ~Copyable {
-    private var base: UnsafeMutablePointer<UInt64>
+    @usableFromInline var base: UnsafeMutablePointer<UInt64>
     private var capacity: Int
     /// Number of words in use.
-    private(set) var count: Int
+    @usableFromInline private(set) var count: Int
 
     /// `count` zero words.
     init(zeros count: Int) {
@@ -28,6 +29,7 @@ struct WordBuffer: ~Copyable {
 
     deinit { base.deallocate() }
 
+    @inlinable
     subscript(i: Int) -> UInt64 {
         @inline(__always) get {
             assert(i >= 0 && i < count, "WordBuffer index out of range")
