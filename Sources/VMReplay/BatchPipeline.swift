@@ -1,14 +1,15 @@
 // Decode on one thread, simulate on others: a reader thread fills batches of events into a
-// bounded queue; the consumer hands each batch to every engine. Batch arrays are recycled so
-// the steady state allocates nothing.
+// bounded queue, marking their runs of same-page accesses (AccessRunMap) on the way; the consumer
+// hands each batch to every engine. Batch arrays are recycled so the steady state allocates
+// nothing.
 import Foundation
 import VMTrace
 
 /// A bounded queue of event batches between the decoding thread and the consumer.
 final class BatchQueue: @unchecked Sendable {
     private let condition = NSCondition()
-    private var full: [(batch: [TraceEvent], progress: TraceProgress)] = []
-    private var empty: [[TraceEvent]] = []
+    private var full: [(batch: ReplayBatch, progress: TraceProgress)] = []
+    private var empty: [ReplayBatch] = []
     private let capacity: Int
     private var finished = false
     private var cancelled = false
@@ -19,14 +20,14 @@ final class BatchQueue: @unchecked Sendable {
     }
 
     /// Producer: an array to fill (recycled when possible).
-    func emptyBatch() -> [TraceEvent] {
+    func emptyBatch() -> ReplayBatch {
         condition.lock()
         defer { condition.unlock() }
-        return empty.popLast() ?? []
+        return empty.popLast() ?? ReplayBatch()
     }
 
     /// Producer: blocks while the queue is full. False when the consumer has cancelled.
-    func put(_ batch: [TraceEvent], _ progress: TraceProgress) -> Bool {
+    func put(_ batch: ReplayBatch, _ progress: TraceProgress) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while full.count >= capacity && !cancelled { condition.wait() }
@@ -46,7 +47,7 @@ final class BatchQueue: @unchecked Sendable {
     }
 
     /// Consumer: the next batch, or nil at the end. Blocks while the queue is empty.
-    func take() -> (batch: [TraceEvent], progress: TraceProgress)? {
+    func take() -> (batch: ReplayBatch, progress: TraceProgress)? {
         condition.lock()
         defer { condition.unlock() }
         while full.isEmpty && !finished { condition.wait() }
@@ -57,9 +58,8 @@ final class BatchQueue: @unchecked Sendable {
     }
 
     /// Consumer: gives a processed batch back for reuse.
-    func recycle(_ batch: [TraceEvent]) {
-        var batch = batch
-        batch.removeAll(keepingCapacity: true)
+    func recycle(_ batch: ReplayBatch) {
+        let batch = batch
         condition.lock()
         if empty.count < capacity + 2 { empty.append(batch) }
         condition.unlock()
@@ -81,7 +81,7 @@ enum BatchPipeline {
     /// `consume` gets each batch with the reader's progress as of the end of that batch (read on
     /// the reader's thread, so the two threads share nothing but the queue).
     static func run(reader: TraceReader, queueDepth: Int = 4,
-                    consume: ([TraceEvent], TraceProgress) throws -> Void) throws
+                    consume: (ReplayBatch, TraceProgress) throws -> Void) throws
     {
         let queue = BatchQueue(capacity: queueDepth)
         let producer = Thread {

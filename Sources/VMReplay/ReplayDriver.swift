@@ -53,15 +53,14 @@ public enum ReplayDriver {
     /// decode-only pass). Reports replay.events, replay.accesses and timing.
     public static func decodeOnly(path: String, keepGoing: Bool = false) throws -> Report {
         let started = Date()
-        let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing))
+        let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         var events: UInt64 = 0
         var accesses: UInt64 = 0
-        var batch: [TraceEvent] = []
+        // The batches a replay decodes (packed, runs marked), on this thread.
+        var batch = ReplayBatch()
         while try reader.nextBatch(into: &batch) {
             events &+= UInt64(batch.count)
-            for e in batch {
-                if case .access = e { accesses &+= 1 }
-            }
+            for r in batch.records where r.isAccess { accesses &+= 1 }
         }
         let elapsed = Date().timeIntervalSince(started)
         var r = Report()

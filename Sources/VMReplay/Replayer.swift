@@ -71,16 +71,36 @@ public final class Replayer {
     /// Applies one event.
     @inline(__always)
     public func apply(_ event: TraceEvent) throws(ReplayError) {
+        if case .access(let a) = event {
+            try applyAccess(pid: a.pid, address: a.address, size: a.size, type: a.kind.accessType)
+        } else {
+            try applyNonAccess(event)
+        }
+    }
+
+    /// An access event.
+    @inline(__always)
+    private func applyAccess(pid: UInt32, address: UInt64, size: UInt32, type: AccessType) throws(ReplayError) {
         if events == nextInvariantCheck { try periodicInvariantCheck() }
         events &+= 1
         do {
-            if case .access(let a) = event {
-                try kernel.access(pid: a.pid, address: a.address, size: a.size, type: a.kind.accessType)
-                return
-            }
-            try applyOther(event)
+            try kernel.access(pid: pid, address: address, size: size, type: type)
         } catch .killed {
             // The OOM killer ended this process; the rest of its trace cannot happen.
+            eventsAfterKill &+= 1
+        } catch {
+            throw ReplayError(eventNumber: events, message: error.description)
+        }
+    }
+
+    /// Any other event.
+    @inline(never)
+    private func applyNonAccess(_ event: TraceEvent) throws(ReplayError) {
+        if events == nextInvariantCheck { try periodicInvariantCheck() }
+        events &+= 1
+        do {
+            try applyOther(event)
+        } catch .killed {
             eventsAfterKill &+= 1
         } catch {
             throw ReplayError(eventNumber: events, message: error.description)
@@ -91,6 +111,40 @@ public final class Replayer {
     public func apply(_ batch: [TraceEvent]) throws(ReplayError) {
         try batch.withUnsafeBufferPointer { (events: UnsafeBufferPointer<TraceEvent>) throws(ReplayError) in
             for i in events.indices { try apply(events[i]) }
+        }
+    }
+
+    /// Applies a packed batch (the replay's hot loop). After the first access of a run of
+    /// accesses to one page (`batch.runs`, see `AccessRunMap`), the rest are counted in one
+    /// step when the kernel finds they would all be plain TLB hits (`Kernel.accessRepeats`),
+    /// and applied one by one otherwise. The counters come out exactly as with `apply(_:)`
+    /// over the same events.
+    public func apply(_ batch: ReplayBatch) throws(ReplayError) {
+        // With invariant checks every N events, stepping over a run could step over a check.
+        let useRuns = batch.runs.count == batch.count && !configuration.checkInvariants
+        let others = batch.others
+        try batch.records.withUnsafeBufferPointer { (records: UnsafeBufferPointer<PackedEvent>) throws(ReplayError) in
+            try batch.runs.words.withUnsafeBufferPointer { (words: UnsafeBufferPointer<UInt64>) throws(ReplayError) in
+                var i = 0
+                let n = records.count
+                while i < n {
+                    let r = records[i]
+                    i &+= 1
+                    guard r.isAccess else {
+                        try applyNonAccess(others[Int(truncatingIfNeeded: r.address)])
+                        continue
+                    }
+                    // AccessKind and AccessType share their raw values.
+                    let type = AccessType(rawValue: r.kindValue).unsafelyUnwrapped
+                    try applyAccess(pid: r.pid, address: r.address, size: r.size, type: type)
+                    guard useRuns else { continue }
+                    let run = AccessRunMap.runLength(after: i &- 1, in: words, count: n)
+                    if run != 0 && kernel.accessRepeats(pid: r.pid, address: r.address, type: type, count: UInt64(run)) {
+                        events &+= UInt64(run)
+                        i &+= run
+                    }
+                }
+            }
         }
     }
 

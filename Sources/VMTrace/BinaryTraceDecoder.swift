@@ -95,19 +95,74 @@ final class BinaryTraceDecoder: EventDecoder {
 
     var recordNumber: UInt64 { records }
 
+    /// Where `accessRun` decodes, a chunk at a time: small enough to stay in the L1 cache, so
+    /// moving a chunk into the batch is one cheap copy instead of an `append` per event.
+    private let chunk = UnsafeMutablePointer<PackedEvent>.allocate(capacity: BinaryTraceDecoder.chunkCapacity)
+    private static let chunkCapacity = 256
+
+    /// The batch's AccessRunMap bits, set as `accessRun` decodes (taken by `takeRuns`).
+    private var runBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    private var runBitsCapacity = 1
+    /// The open run: its page (`noRun`: none) and the kind of its first access. Only
+    /// `accessRun` extends runs; anything else ends them.
+    private var runPage = BinaryTraceDecoder.noRun
+    private var runKind = AccessKind.read
+    private static let noRun = UInt64.max
+
+    deinit {
+        chunk.deallocate()
+        runBits.deallocate()
+    }
+
+    func takeRuns(count: Int, into map: inout AccessRunMap) -> Bool {
+        guard (count + 63) / 64 <= runBitsCapacity else { return false }
+        map.load(runBits, count: count)
+        return true
+    }
+
     private func failure(_ message: String, at offset: UInt64) -> TraceError {
         TraceError(.dataError, file: window.name, at: .byte(offset), message + offsetNote)
     }
 
     func decode(into events: inout [TraceEvent], limit: Int, validator: inout TraceValidator,
                 policy: inout ErrorPolicy) throws -> Bool {
+        try decode(into: &events, limit: limit, validator: &validator, policy: &policy, as: [TraceEvent].self)
+    }
+
+    /// `decode` into any sink (specialised for each: the replay's `ReplayBatch` takes the fast
+    /// path's packed accesses as they are).
+    @inline(__always)
+    func decode<Sink: EventSink>(into events: inout Sink, limit: Int, validator: inout TraceValidator,
+                                 policy: inout ErrorPolicy, as: Sink.Type = Sink.self) throws -> Bool {
         let w = window
         var need = BinaryTrace.maxFixedRecord
+        if events.isEmpty {
+            // A new batch: no run continues into it.
+            let words = (limit + 63) / 64
+            if runBitsCapacity < words {
+                runBits.deallocate()
+                runBits = .allocate(capacity: words)
+                runBitsCapacity = words
+            }
+            runBits.initialize(repeating: 0, count: runBitsCapacity)
+            runPage = BinaryTraceDecoder.noRun
+        }
         while events.count < limit {
             if w.end - w.pos < need && !w.atEnd {
                 _ = try w.ensure(need)
             }
             need = BinaryTrace.maxFixedRecord
+            // The common case first: a run of plain access records by a process known live.
+            if !sawEnd && validator.acceptsAccessRun(pid: previousPid) {
+                let n = accessRun(into: chunk, room: min(limit - events.count, BinaryTraceDecoder.chunkCapacity),
+                                  index: events.count)
+                if n > 0 {
+                    events.append(accesses: UnsafeBufferPointer(start: chunk, count: n))
+                    records &+= UInt64(n)
+                    continue
+                }
+            }
+            runPage = BinaryTraceDecoder.noRun
             let start = w.pos
             if start == w.end {
                 guard sawEnd else {
@@ -157,6 +212,99 @@ final class BinaryTraceDecoder: EventDecoder {
             events.append(event)
         }
         return true
+    }
+
+    /// Access records without a pid (the previous access's process, which the caller has
+    /// checked is live) and with a size the tag encodes, decoded into `out` until `room` events,
+    /// a record of another kind, or the last `maxFixedRecord` bytes of the window, so every read
+    /// is in bounds without a check. A record this path does not take, damaged ones included,
+    /// stops the run untouched for the general path (which reports the damage). Returns the
+    /// number of events written. Exactly what `decodeAccess` and `TraceValidator.checkAccess`
+    /// would produce and accept; `TraceRegressionTests` and the codec tests run through it.
+    /// Marks the runs of same-page accesses (AccessRunMap) on the way, `index` being the batch
+    /// index of the first event written.
+    private func accessRun(into out: UnsafeMutablePointer<PackedEvent>, room: Int, index: Int) -> Int {
+        let w = window
+        let p = w.base
+        let safeEnd = w.end - BinaryTrace.maxFixedRecord
+        let pid = previousPid
+        let slot = table.slot(pid)
+        var address = slot.pointee.address
+        var delta = slot.pointee.delta
+        var i = w.pos
+        var n = 0
+        var runPage = self.runPage
+        var runKind = self.runKind
+        let bits = runBits
+        while n < room && i <= safeEnd {
+            let tag = p[i]
+            guard tag & (BinaryTrace.accessBit | BinaryTrace.pidBit) == BinaryTrace.accessBit,
+                  let kind = AccessKind(rawValue: (tag >> 4) & 7)
+            else { break }
+            var j = i &+ 1
+            var newDelta = delta
+            if tag & BinaryTrace.deltaBit != 0 {
+                var b = p[j]
+                j &+= 1
+                var v = UInt64(b & 0x7f)
+                if b >= 0x80 {
+                    var shift: UInt64 = 7
+                    var bad = false
+                    repeat {
+                        b = p[j]
+                        j &+= 1
+                        // Over 10 bytes or 64 bits: the general path reports it.
+                        if shift == 63 && b > 1 { bad = true; break }
+                        v |= UInt64(b & 0x7f) << shift
+                        shift &+= 7
+                    } while b >= 0x80
+                    if bad { break }
+                }
+                newDelta = unzigzag(v)
+            }
+            let size: UInt32
+            let sizeCode = tag & BinaryTrace.sizeMask
+            if sizeCode != 3 {
+                // SS = 0, 1, 2 → 1, 4, 8 bytes.
+                size = ((0x08_04_01 as UInt32) >> (UInt32(sizeCode) &* 8)) & 0xff
+            } else {
+                // An explicit size: here only one varint byte, 1...127 (0 is the validator's
+                // error, longer ones the general path's).
+                let b = p[j]
+                guard b != 0 && b < 0x80 else { break }
+                j &+= 1
+                size = UInt32(b)
+            }
+            let newAddress = address &+ newDelta
+            if size > 1 {
+                // The validator's size checks (peek and poke are one byte; no wrap past 2^64).
+                guard kind.hasSize, newAddress <= UInt64.max &- UInt64(size &- 1) else { break }
+            }
+            address = newAddress
+            delta = newDelta
+            out[n] = PackedEvent(address: newAddress, pid: pid, kind: kind, size: size)
+            // Runs (AccessRunMap): the pid is the same throughout this loop.
+            let page = newAddress / tracePageSize
+            if AccessRunMap.canStartRun(kind, address: newAddress, size: size) {
+                if page == runPage && AccessRunMap.vouches(runKind, for: kind) {
+                    let g = index &+ n
+                    bits[g >> 6] |= 1 << UInt64(g & 63)
+                } else {
+                    runPage = page
+                    runKind = kind
+                }
+            } else {
+                runPage = BinaryTraceDecoder.noRun
+            }
+            n &+= 1
+            i = j
+        }
+        slot.pointee.address = address
+        slot.pointee.delta = delta
+        self.runPage = runPage
+        self.runKind = runKind
+        w.pos = i
+        return n
     }
 
     @inline(__always)

@@ -116,6 +116,8 @@ public final class TraceReader {
     private var finished = false
     private var failure: Error?
     private var delivered: UInt64 = 0
+    /// The text decoder's batch, before packing (`nextBatch(into: &ReplayBatch)`).
+    private var textScratch: [TraceEvent] = []
 
     /// Opens `path` (`-` = standard input) and detects its format.
     public init(path: String, options: Options = Options()) throws {
@@ -145,12 +147,41 @@ public final class TraceReader {
     /// storage. Returns false, with `events` empty, once the trace is exhausted.
     public func nextBatch(into events: inout [TraceEvent]) throws -> Bool {
         events.removeAll(keepingCapacity: true)
+        return try fill(&events) { sink, limit, validator, policy in
+            try decoder.decode(into: &sink, limit: limit, validator: &validator, policy: &policy)
+        }
+    }
+
+    /// `nextBatch`, packed for replay engines (see `ReplayBatch`), with the batch's runs of
+    /// same-page accesses marked (by the binary decoder as it goes; by `AccessRunMap.mark`
+    /// for text).
+    public func nextBatch(into batch: inout ReplayBatch) throws -> Bool {
+        batch.removeAll()
+        guard let binary = decoder as? BinaryTraceDecoder else {
+            guard try nextBatch(into: &textScratch) else { return false }
+            for event in textScratch { batch.append(event) }
+            batch.runs.mark(textScratch)
+            return true
+        }
+        guard try fill(&batch, { sink, limit, validator, policy in
+            try binary.decode(into: &sink, limit: limit, validator: &validator, policy: &policy)
+        }) else { return false }
+        if !binary.takeRuns(count: batch.count, into: &batch.runs) { batch.runs.mark(batch.events) }
+        return true
+    }
+
+    /// Decodes into the empty `sink` until it holds a batch or the trace ends; a decoding
+    /// error is kept and thrown again by every later call.
+    @inline(__always)
+    private func fill<Sink: EventSink>(
+        _ sink: inout Sink,
+        _ decode: (inout Sink, Int, inout TraceValidator, inout ErrorPolicy) throws -> Bool
+    ) throws -> Bool {
         if let failure { throw failure }
         if finished { return false }
-        events.reserveCapacity(options.batchSize)
         do {
-            while events.isEmpty {
-                if try !decoder.decode(into: &events, limit: options.batchSize, validator: &validator, policy: &policy) {
+            while sink.isEmpty {
+                if try !decode(&sink, options.batchSize, &validator, &policy) {
                     finished = true
                     break
                 }
@@ -159,8 +190,8 @@ public final class TraceReader {
             failure = error
             throw error
         }
-        delivered += UInt64(events.count)
-        return !events.isEmpty
+        delivered += UInt64(sink.count)
+        return !sink.isEmpty
     }
 
     /// Calls `body` with every event, batch by batch.

@@ -22,6 +22,12 @@ public struct TraceValidator {
     /// Whether `pid` is a running process.
     public func isLive(_ pid: UInt32) -> Bool { live.contains(pid) }
 
+    /// Whether `checkAccess` would accept any access by `pid` of size 1, and one of a larger
+    /// size whenever its kind has a size and the range stays inside 64 bits, without changing
+    /// any state: the decoders' fast paths skip the call for such runs.
+    @inline(__always)
+    func acceptsAccessRun(pid: UInt32) -> Bool { pid != 0 && pid == cachedLivePid }
+
     private func processProblem(_ pid: UInt32) -> String? {
         if pid == 0 { return "PID 0 is not a valid process id" }
         if live.contains(pid) { return nil }

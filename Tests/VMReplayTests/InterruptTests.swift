@@ -115,8 +115,9 @@ final class InterruptTests: XCTestCase {
     func testSignalDuringSweepPlotLeavesNoFile() throws {
         let trace = try bigTrace()
         for sig in [SIGINT, SIGTERM] {
+            // --check-invariants: slow enough to be interrupted on any machine.
             try interrupt(["sweep", trace, "-s", "vm.prefault_pages=0,8,16", "--plot", file("p.svg"),
-                           "-o", file("rows.csv"), "--format", "csv", "--no-progress"],
+                           "-o", file("rows.csv"), "--format", "csv", "--no-progress", "--check-invariants"],
                           with: sig, expected: [], delay: 1.0)
         }
     }
@@ -128,8 +129,10 @@ final class InterruptTests: XCTestCase {
         XCTAssertEqual(status, 0, message)
         let old = try String(contentsOfFile: golden, encoding: .utf8)
         for sig in [SIGINT, SIGTERM] {
-            try interrupt(["check", trace, "--expect", golden, "--update", "-s", "vm.prefault_pages=16"], with: sig,
-                          expected: ["golden.json"], delay: 1.0)
+            // --check-invariants keeps the replay busy for tens of seconds (the plain replay of
+            // this trace takes under a second since the fast paths), so the signal lands mid-replay.
+            try interrupt(["check", trace, "--expect", golden, "--update", "-s", "vm.prefault_pages=16",
+                           "--check-invariants"], with: sig, expected: ["golden.json"], delay: 1.0)
             XCTAssertEqual(try String(contentsOfFile: golden, encoding: .utf8), old)
         }
     }
