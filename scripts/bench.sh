@@ -9,13 +9,19 @@
 # with the peak resident memory of each (/usr/bin/time -v), prints the ratios the performance
 # issue sets targets for, and writes them to bench.json (compare with an earlier run's file).
 #
+# Each command runs BENCH_RUNS times (default 3) and the fastest run counts: on the shared
+# 2-core VM this was developed on, the same command's wall time varies by up to 40% from run
+# to run (other tenants), and the minimum is the repeatable figure. Peak RSS is the largest.
+#
 #   scripts/bench.sh                     # 100M accesses
 #   BENCH_ACCESSES=10M scripts/bench.sh  # a quicker look
+#   BENCH_RUNS=1 scripts/bench.sh        # one run each
 set -euo pipefail
 cd "$(dirname "$0")/.."
 accesses=${BENCH_ACCESSES:-100M}
 seed=${BENCH_SEED:-2026}
 out=${BENCH_JSON:-bench.json}
+runs=${BENCH_RUNS:-3}
 mkdir -p bench-cache
 swift build -c release --product vmreplay >/dev/null
 bin=.build/release/vmreplay
@@ -25,16 +31,21 @@ if [ ! -f "$trace" ]; then
     "$bin" gen synthetic --accesses "$accesses" --seed "$seed" --processes 4 --forks 4 -o "$trace"
 fi
 
-# run NAME CMD...: wall seconds and peak RSS (KiB) of CMD, its stdout discarded.
+# run NAME CMD...: the best wall seconds and the largest peak RSS (KiB) of $runs runs of CMD,
+# its stdout discarded.
 run() {
     local name=$1; shift
     local log; log=$(mktemp)
-    /usr/bin/time -v -o "$log" "$@" >/dev/null
-    local wall rss
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+    local best="" maxrss=0 i wall rss
+    for ((i = 0; i < runs; i++)); do
+        /usr/bin/time -v -o "$log" "$@" >/dev/null
+        wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")
+        rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+        if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN {exit !(a < b)}'; then best=$wall; fi
+        if [ "$rss" -gt "$maxrss" ]; then maxrss=$rss; fi
+    done
     rm -f "$log"
-    echo "$name $wall $rss"
+    echo "$name $best $maxrss"
 }
 
 results=$(
@@ -43,7 +54,7 @@ results=$(
     run replay "$bin" replay "$trace" --format sysctl --no-progress -o bench-cache/replay.txt
     run sweep "$bin" sweep "$trace" -s vm.prefault_pages=0,1,2,4,8,16,32,64 --format csv --no-progress
 )
-BENCH_RESULTS="$results" python3 - "$trace" "$out" bench-cache/replay.txt <<'PY'
+BENCH_RESULTS="$results" BENCH_RUNS="$runs" python3 - "$trace" "$out" bench-cache/replay.txt <<'PY'
 import json, sys, os
 trace, out, report = sys.argv[1:4]
 rows = {}
@@ -62,7 +73,7 @@ rss_budget_kib = (40 * 2**20 + 128 * resident) / 1024
 result = {
     "trace": os.path.basename(trace), "trace_bytes": os.path.getsize(trace),
     "accesses": accesses, "peak_resident_pages": resident,
-    "runs": rows, "ratios": ratios,
+    "best_of": int(os.environ["BENCH_RUNS"]), "runs": rows, "ratios": ratios,
     "replay_accesses_per_second": accesses / rows["replay"]["wall_seconds"],
     "replay_rss_budget_kib": rss_budget_kib,
     "targets": {"decode_vs_gzip": 1.0, "replay_vs_decode": 1.5, "sweep8_vs_replay": 3.0},
