@@ -123,7 +123,8 @@ public final class Replayer {
         // With invariant checks every N events, stepping over a run could step over a check.
         let useRuns = batch.runs.count == batch.count && !configuration.checkInvariants
         let others = batch.others
-        try batch.records.withUnsafeBufferPointer { (records: UnsafeBufferPointer<PackedEvent>) throws(ReplayError) in
+        let records = batch.records
+        try withExtendedLifetime(batch) { () throws(ReplayError) in
             try batch.runs.words.withUnsafeBufferPointer { (words: UnsafeBufferPointer<UInt64>) throws(ReplayError) in
                 var i = 0
                 let n = records.count

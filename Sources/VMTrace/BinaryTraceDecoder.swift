@@ -154,10 +154,17 @@ final class BinaryTraceDecoder: EventDecoder {
             need = BinaryTrace.maxFixedRecord
             // The common case first: a run of plain access records by a process known live.
             if !sawEnd && validator.acceptsAccessRun(pid: previousPid) {
-                let n = accessRun(into: chunk, room: min(limit - events.count, BinaryTraceDecoder.chunkCapacity),
+                let n: Int
+                if let out = events.packedRoom(limit - events.count) {
+                    // Straight into the batch.
+                    n = accessRun(into: out, room: limit - events.count, index: events.count)
+                    events.commitPacked(n)
+                } else {
+                    n = accessRun(into: chunk, room: min(limit - events.count, BinaryTraceDecoder.chunkCapacity),
                                   index: events.count)
-                if n > 0 {
                     events.append(accesses: UnsafeBufferPointer(start: chunk, count: n))
+                }
+                if n > 0 {
                     records &+= UInt64(n)
                     continue
                 }
@@ -236,6 +243,10 @@ final class BinaryTraceDecoder: EventDecoder {
         var runPage = self.runPage
         var runKind = self.runKind
         let bits = runBits
+        // The run bits of the current 64-event word, kept in a register: or-ing each into
+        // memory made every event wait for the previous event's store.
+        var wordIndex = index >> 6
+        var pending: UInt64 = 0
         while n < room && i <= safeEnd {
             let tag = p[i]
             guard tag & (BinaryTrace.accessBit | BinaryTrace.pidBit) == BinaryTrace.accessBit,
@@ -247,7 +258,11 @@ final class BinaryTraceDecoder: EventDecoder {
                 var b = p[j]
                 j &+= 1
                 var v = UInt64(b & 0x7f)
-                if b >= 0x80 {
+                if b >= 0x80 && p[j] < 0x80 {
+                    // Two bytes, the most common multi-byte delta.
+                    v |= UInt64(p[j]) << 7
+                    j &+= 1
+                } else if b >= 0x80 {
                     var shift: UInt64 = 7
                     var bad = false
                     repeat {
@@ -288,7 +303,12 @@ final class BinaryTraceDecoder: EventDecoder {
             if AccessRunMap.canStartRun(kind, address: newAddress, size: size) {
                 if page == runPage && AccessRunMap.vouches(runKind, for: kind) {
                     let g = index &+ n
-                    bits[g >> 6] |= 1 << UInt64(g & 63)
+                    if g >> 6 != wordIndex {
+                        bits[wordIndex] |= pending
+                        pending = 0
+                        wordIndex = g >> 6
+                    }
+                    pending |= 1 << UInt64(g & 63)
                 } else {
                     runPage = page
                     runKind = kind
@@ -299,6 +319,7 @@ final class BinaryTraceDecoder: EventDecoder {
             n &+= 1
             i = j
         }
+        bits[wordIndex] |= pending
         slot.pointee.address = address
         slot.pointee.delta = delta
         self.runPage = runPage

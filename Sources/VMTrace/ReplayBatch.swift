@@ -38,11 +38,48 @@ public struct PackedEvent: Equatable, Sendable {
     @inlinable public var size: UInt32 { word & 0xFF_FFFF }
 }
 
+/// Storage the binary decoder writes packed records into in place (no copy through a
+/// staging buffer). Owned by one `ReplayBatch` at a time; the pipeline hands batches between
+/// threads, never shares one being written.
+final class PackedStorage: @unchecked Sendable {
+    private(set) var base: UnsafeMutablePointer<PackedEvent>
+    private(set) var capacity: Int
+    var count = 0
+
+    init() {
+        capacity = 16
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Room for `n` more records after `count`.
+    func reserve(_ n: Int) {
+        guard count + n > capacity else { return }
+        let newCapacity = max(capacity * 2, count + n)
+        let grown = UnsafeMutablePointer<PackedEvent>.allocate(capacity: newCapacity)
+        grown.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = grown
+        capacity = newCapacity
+    }
+
+    func append(_ record: PackedEvent) {
+        reserve(1)
+        (base + count).initialize(to: record)
+        count += 1
+    }
+
+    var records: UnsafeBufferPointer<PackedEvent> { UnsafeBufferPointer(start: base, count: count) }
+}
+
 /// A batch of events in stream order, packed (see `PackedEvent`), with its runs of same-page
 /// accesses marked (`AccessRunMap`). Filled by `TraceReader.nextBatch(into:)`.
-public struct ReplayBatch: Sendable {
-    /// Every event, in order.
-    public private(set) var records: [PackedEvent] = []
+public struct ReplayBatch: @unchecked Sendable {
+    private var storage = PackedStorage()
+
+    /// Every event, in order (valid while the batch is neither changed nor released).
+    public var records: UnsafeBufferPointer<PackedEvent> { storage.records }
     /// The non-access events (and accesses of 16 MiB or more), referenced from `records`.
     public private(set) var others: [TraceEvent] = []
     /// Which events continue a run of accesses to one page.
@@ -51,8 +88,8 @@ public struct ReplayBatch: Sendable {
     public init() {}
 
     /// Number of events.
-    public var count: Int { records.count }
-    public var isEmpty: Bool { records.isEmpty }
+    public var count: Int { storage.count }
+    public var isEmpty: Bool { storage.count == 0 }
 
     /// Event `i` as a `TraceEvent` (tests, and paths that are not hot).
     public func event(at i: Int) -> TraceEvent {
@@ -65,11 +102,9 @@ public struct ReplayBatch: Sendable {
     public var events: [TraceEvent] { (0..<count).map(event(at:)) }
 
     mutating func removeAll() {
-        records.removeAll(keepingCapacity: true)
+        storage.count = 0
         others.removeAll(keepingCapacity: true)
     }
-
-    mutating func reserveCapacity(_ n: Int) { records.reserveCapacity(n) }
 }
 
 /// Where a decoder puts the events it decodes: an array of `TraceEvent`s or an `ReplayBatch`.
@@ -79,9 +114,16 @@ protocol EventSink {
     mutating func append(_ event: TraceEvent)
     /// Accesses from the binary decoder's fast path (sizes below `PackedEvent.sizeLimit`).
     mutating func append(accesses: UnsafeBufferPointer<PackedEvent>)
+    /// Where the next `n` packed accesses can be written in place (then `commitPacked`), or
+    /// nil if this sink does not store packed records.
+    mutating func packedRoom(_ n: Int) -> UnsafeMutablePointer<PackedEvent>?
+    mutating func commitPacked(_ n: Int)
 }
 
 extension Array: EventSink where Element == TraceEvent {
+    mutating func packedRoom(_ n: Int) -> UnsafeMutablePointer<PackedEvent>? { nil }
+    mutating func commitPacked(_ n: Int) {}
+
     mutating func append(accesses: UnsafeBufferPointer<PackedEvent>) {
         for r in accesses {
             append(.access(Access(kind: r.kind, pid: r.pid, address: r.address, size: r.size)))
@@ -92,14 +134,23 @@ extension Array: EventSink where Element == TraceEvent {
 extension ReplayBatch: EventSink {
     mutating func append(_ event: TraceEvent) {
         if case .access(let a) = event, a.size < PackedEvent.sizeLimit {
-            records.append(PackedEvent(address: a.address, pid: a.pid, kind: a.kind, size: a.size))
+            storage.append(PackedEvent(address: a.address, pid: a.pid, kind: a.kind, size: a.size))
         } else {
-            records.append(PackedEvent(otherIndex: others.count))
+            storage.append(PackedEvent(otherIndex: others.count))
             others.append(event)
         }
     }
 
     mutating func append(accesses: UnsafeBufferPointer<PackedEvent>) {
-        records.append(contentsOf: accesses)
+        storage.reserve(accesses.count)
+        (storage.base + storage.count).initialize(from: accesses.baseAddress.unsafelyUnwrapped, count: accesses.count)
+        storage.count += accesses.count
     }
+
+    mutating func packedRoom(_ n: Int) -> UnsafeMutablePointer<PackedEvent>? {
+        storage.reserve(n)
+        return storage.base + storage.count
+    }
+
+    mutating func commitPacked(_ n: Int) { storage.count += n }
 }
