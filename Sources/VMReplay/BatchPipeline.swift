@@ -30,10 +30,15 @@ final class BatchQueue: @unchecked Sendable {
     func put(_ batch: ReplayBatch, _ progress: TraceProgress) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while full.count >= capacity && !cancelled { condition.wait() }
+        // A full queue: sleep until the consumer has taken half of it (hand-overs in bursts,
+        // not a wake-up per batch).
+        if full.count >= capacity {
+            while full.count > capacity / 2 && !cancelled { condition.wait() }
+        }
         if cancelled { return false }
         full.append((batch, progress))
-        condition.broadcast()
+        // The consumer sleeps only on an empty queue.
+        if full.count == 1 { condition.broadcast() }
         return true
     }
 
@@ -53,7 +58,7 @@ final class BatchQueue: @unchecked Sendable {
         while full.isEmpty && !finished { condition.wait() }
         if full.isEmpty { return nil }
         let b = full.removeFirst()
-        condition.broadcast()
+        if full.count == capacity / 2 { condition.broadcast() }
         return b
     }
 
@@ -80,7 +85,7 @@ enum BatchPipeline {
     /// rethrown after the batches read before them were consumed.
     /// `consume` gets each batch with the reader's progress as of the end of that batch (read on
     /// the reader's thread, so the two threads share nothing but the queue).
-    static func run(reader: TraceReader, queueDepth: Int = 4,
+    static func run(reader: TraceReader, queueDepth: Int = 16,
                     consume: (ReplayBatch, TraceProgress) throws -> Void) throws
     {
         let queue = BatchQueue(capacity: queueDepth)

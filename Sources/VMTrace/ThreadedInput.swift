@@ -32,7 +32,7 @@ final class ThreadedInput: ByteInput {
     }
 
     static let chunkSize = 256 << 10
-    static let chunkCount = 3
+    static let chunkCount = 8
 
     private let ring: Ring
     private let innerCapacity: Int
@@ -70,7 +70,11 @@ final class ThreadedInput: ByteInput {
         var slot = 0
         while true {
             ring.condition.lock()
-            while ring.filled == ring.buffers.count && !ring.cancelled { ring.condition.wait() }
+            // A full ring: sleep until the reader has emptied half of it, so the two threads
+            // hand over in bursts rather than waking each other for every chunk.
+            if ring.filled == ring.buffers.count {
+                while ring.filled > ring.buffers.count / 2 && !ring.cancelled { ring.condition.wait() }
+            }
             let stop = ring.cancelled
             ring.condition.unlock()
             if stop { return }
@@ -98,7 +102,8 @@ final class ThreadedInput: ByteInput {
                 ring.finished = true
             }
             let over = ring.finished
-            ring.condition.broadcast()
+            // The reader sleeps only on an empty ring.
+            if ring.filled == 1 || over { ring.condition.broadcast() }
             ring.condition.unlock()
             if over { return }
         }
@@ -129,7 +134,8 @@ final class ThreadedInput: ByteInput {
             fileBytes = ring.fileBytesAfter[slot]
             ring.head = (slot + 1) % ring.buffers.count
             ring.filled -= 1
-            ring.condition.broadcast()
+            // The inflater sleeps until half the ring is free.
+            if ring.filled == ring.buffers.count / 2 { ring.condition.broadcast() }
             ring.condition.unlock()
         }
         return n
