@@ -167,9 +167,40 @@ func checkRoundTrip(_ events: [TraceEvent], _ what: String, fromText: Bool = fal
 /// Decodes the trace at `path` strictly and with --keep-going: damage is a data error, and a
 /// trace that decodes strictly decodes the same, nothing skipped, with --keep-going. Returns
 /// the strict result and the events to round-trip.
+/// A trace read as the replay reads it: packed batches (`ReplayBatch`) with runs marked.
+/// Checks that the decoder marks no run `AccessRunMap.mark` would not.
+func readPacked(_ path: String, _ what: String) -> (events: [TraceEvent], error: TraceError?) {
+    var events: [TraceEvent] = []
+    do {
+        let reader = try TraceReader(path: path, options: .init(batchSize: 64))
+        var batch = ReplayBatch()
+        while try reader.nextBatch(into: &batch) {
+            let batchEvents = batch.events
+            var reference = AccessRunMap()
+            reference.mark(batchEvents)
+            for (w, word) in batch.runs.words.enumerated() where word & ~reference.words[w] != 0 {
+                propertyFailed("\(what): the decoder marked a run AccessRunMap.mark does not")
+            }
+            events += batchEvents
+        }
+        return (events, nil)
+    } catch let error as TraceError {
+        return (events, error)
+    } catch {
+        propertyFailed("a reader threw something that is not a TraceError: \(error)")
+    }
+}
+
 func decodeBothWays(_ path: String, _ what: String) -> (strict: (events: [TraceEvent], skipped: Int, error: TraceError?), events: [TraceEvent]) {
     let strict = readTrace(path, keepGoing: false)
     expectDataError(strict.error, "\(what) strict")
+    // The replay's packed path decodes exactly the same events and fails with the same error.
+    let packed = readPacked(path, what)
+    if packed.error?.description != strict.error?.description
+        || (strict.error == nil && packed.events != strict.events)
+    {
+        propertyFailed("\(what): packed batches differ from plain ones: \(String(describing: packed.error)) vs \(String(describing: strict.error))")
+    }
     let lenient = readTrace(path, keepGoing: true)
     expectDataError(lenient.error, "\(what) keep-going")
     if strict.error == nil, lenient.error != nil || lenient.skipped != 0 || lenient.events != strict.events {

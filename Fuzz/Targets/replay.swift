@@ -156,6 +156,7 @@ public func fuzzReplay(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let replayer = try? Replayer(input.config) else { return 0 }
     var validator = TraceValidator()
     var applied: [TraceEvent] = []
+    var clean = true
     for event in input.events {
         if input.validate, validator.check(event) != nil { continue }
         applied.append(event)
@@ -163,19 +164,42 @@ public func fuzzReplay(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             try replayer.apply(event)
         } catch {
             // A kernel error (unknown process, bad range, ...) is an answer, not a failure.
+            clean = false
         }
         do {
             try replayer.kernel.checkInvariants()
         } catch where error.isKnownSeedQuirk {
+            clean = false
             break // faithful to the seed (InvariantViolation.isKnownSeedQuirk); nothing further holds
         } catch {
             dumpReplay(input, applied)
             propertyFailed("after event \(applied.count) (\(event)): \(error)")
         }
     }
-    _ = replayer.finish()
+    let report = replayer.finish()
     if getenv("FUZZ_DUMP") != nil { dumpReplay(input, applied) }
     breakCycles(replayer.kernel)
+    // The replay's fast path (packed batch, runs of one-page accesses counted at once) must give
+    // the same report as applying the events one by one. (A replay stops at a kernel error, so
+    // only error-free inputs compare.)
+    if clean, !input.config.checkInvariants, let fast = try? Replayer(input.config) {
+        let batch = ReplayBatch(applied)
+        do {
+            try fast.apply(batch)
+        } catch {
+            dumpReplay(input, applied)
+            propertyFailed("the packed replay failed where the plain one did not: \(error)")
+        }
+        let fastReport = fast.finish()
+        breakCycles(fast.kernel)
+        let plain = report.entries.map { "\($0.key)=\($0.value)" }
+        let packed = fastReport.entries.map { "\($0.key)=\($0.value)" }
+        if plain != packed {
+            dumpReplay(input, applied)
+            let diff = zip(plain, packed).filter { $0 != $1 }.prefix(3).map { "\($0) vs \($1)" }
+            propertyFailed("packed replay differs: \(diff)")
+        }
+    }
     return 0
 }
 

@@ -87,6 +87,13 @@ public struct ReplayBatch: @unchecked Sendable {
 
     public init() {}
 
+    /// A batch holding `events`, with their runs marked (for library users and tests; the
+    /// reader fills batches itself).
+    public init(_ events: [TraceEvent]) {
+        for event in events { append(event) }
+        runs.mark(events)
+    }
+
     /// Number of events.
     public var count: Int { storage.count }
     public var isEmpty: Bool { storage.count == 0 }
