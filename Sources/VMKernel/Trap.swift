@@ -12,6 +12,22 @@ public enum AccessType: UInt8, Sendable {
     case peek, poke
 }
 
+extension AccessType {
+    /// The access as the MMU sees it: the kind of translation and whether it runs at CPL 3.
+    /// nil for peek and poke, which go through the kernel (vm_fault_page), not the MMU.
+    @inline(__always)
+    var mmuView: (access: MMUAccess, user: Bool)? {
+        switch self {
+        case .read: return (.read, true)
+        case .write: return (.write, true)
+        case .execute: return (.execute, true)
+        case .kernelRead: return (.read, false)
+        case .kernelWrite: return (.write, false)
+        case .peek, .poke: return nil
+        }
+    }
+}
+
 /// x86 page-fault error code bits (PGEX_*).
 private let pgexWrite: UInt32 = 0x02
 private let pgexInstruction: UInt32 = 0x10
@@ -22,32 +38,34 @@ extension Kernel {
         // The common case first: the running process touches one page through an L1 TLB entry
         // that allows the access (MMU.translateL1Hit). No trap is possible and no kernel code
         // runs, so only the pagedaemon's pending run has to be ruled out.
-        if pid == currentPid && !pagedaemonWanted && type.rawValue <= AccessType.kernelWrite.rawValue
-            && (address & pageMask) &+ UInt64(size) <= pageSize
+        if (address & pageMask) &+ UInt64(size) <= pageSize, let view = tlbHitView(pid, type),
+           mmu.translateL1Hit(address, view.access, user: view.user)
         {
-            let user = type.rawValue <= AccessType.execute.rawValue
-            let mmuAccess = MMUAccess(rawValue: user ? type.rawValue : type.rawValue &- 3).unsafelyUnwrapped
-            if mmu.translateL1Hit(address, mmuAccess, user: user) {
-                counters.accesses &+= 1
-                counters.pagesTouched &+= 1
-                return
-            }
+            counters.accesses &+= 1
+            counters.pagesTouched &+= 1
+            return
         }
         try accessSlowPath(pid: pid, address: address, size: size, type: type)
     }
 
-    /// The rest of a run of one-page accesses after its first (VMTrace's AccessRuns): `count`
+    /// How the MMU sees an access by `pid` of `type` when a TLB hit would be the whole story:
+    /// the running process, an access through the MMU, and no pagedaemon run pending (that
+    /// runs first, and may unmap the page). nil otherwise.
+    @inline(__always)
+    private func tlbHitView(_ pid: UInt32, _ type: AccessType) -> (access: MMUAccess, user: Bool)? {
+        guard pid == currentPid && !pagedaemonWanted else { return nil }
+        return type.mmuView
+    }
+
+    /// The rest of a run of one-page accesses after its first (VMTrace's AccessRunMap): `count`
     /// accesses by `pid` within `address`'s page, each of kind `type` or a read after a write
     /// in the same mode. If `access` would take its fast path for the first of them, it would
     /// for every one (that path changes nothing but counters), so they are counted at once and
     /// the result is true. Otherwise nothing is done, and the caller applies them one by one.
     public func accessRepeats(pid: UInt32, address: UInt64, type: AccessType, count: UInt64) -> Bool {
-        guard pid == currentPid && !pagedaemonWanted && type.rawValue <= AccessType.kernelWrite.rawValue else {
-            return false
-        }
-        let user = type.rawValue <= AccessType.execute.rawValue
-        let mmuAccess = MMUAccess(rawValue: user ? type.rawValue : type.rawValue &- 3).unsafelyUnwrapped
-        guard mmu.translateL1Repeats(address, mmuAccess, user: user, count: count) else { return false }
+        guard let view = tlbHitView(pid, type),
+              mmu.translateL1Repeats(address, view.access, user: view.user, count: count)
+        else { return false }
         counters.accesses &+= count
         counters.pagesTouched &+= count
         return true
@@ -90,19 +108,8 @@ extension Kernel {
 
     @inline(__always)
     private func touchPage(_ p: Proc, _ va: UInt64, _ type: AccessType) {
-        let mmuAccess: MMUAccess
-        let user: Bool
-        switch type {
-        case .read: mmuAccess = .read; user = true
-        case .write: mmuAccess = .write; user = true
-        case .execute: mmuAccess = .execute; user = true
-        case .kernelRead: mmuAccess = .read; user = false
-        case .kernelWrite: mmuAccess = .write; user = false
-        case .peek:
-            vmFaultPage(p, va, .read)
-            return
-        case .poke:
-            vmFaultPage(p, va, [.read, .write])
+        guard let (mmuAccess, user) = type.mmuView else {
+            vmFaultPage(p, va, type == .poke ? [.read, .write] : .read)
             return
         }
         // After a successful vm_fault the instruction restarts; a page that keeps faulting would
