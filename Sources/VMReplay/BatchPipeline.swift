@@ -64,7 +64,6 @@ final class BatchQueue: @unchecked Sendable {
 
     /// Consumer: gives a processed batch back for reuse.
     func recycle(_ batch: ReplayBatch) {
-        let batch = batch
         condition.lock()
         if empty.count < capacity + 2 { empty.append(batch) }
         condition.unlock()

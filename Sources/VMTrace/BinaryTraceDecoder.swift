@@ -95,8 +95,9 @@ final class BinaryTraceDecoder: EventDecoder {
 
     var recordNumber: UInt64 { records }
 
-    /// Where `accessRun` decodes, a chunk at a time: small enough to stay in the L1 cache, so
-    /// moving a chunk into the batch is one cheap copy instead of an `append` per event.
+    /// Where `accessRun` decodes, a chunk at a time, for a sink that does not store packed
+    /// records (`[TraceEvent]`): small enough to stay in the L1 cache while it is converted.
+    /// A `ReplayBatch` is written in place instead.
     private let chunk = UnsafeMutablePointer<PackedEvent>.allocate(capacity: BinaryTraceDecoder.chunkCapacity)
     private static let chunkCapacity = 256
 
@@ -114,10 +115,10 @@ final class BinaryTraceDecoder: EventDecoder {
         runBits.deallocate()
     }
 
-    func takeRuns(count: Int, into map: inout AccessRunMap) -> Bool {
-        guard (count + 63) / 64 <= runBitsCapacity else { return false }
+    /// The runs marked in the batch `decode` just filled (`count` events; `decode` sized the
+    /// bits for its `limit` when the batch began).
+    func takeRuns(count: Int, into map: inout AccessRunMap) {
         map.load(runBits, count: count)
-        return true
     }
 
     private func failure(_ message: String, at offset: UInt64) -> TraceError {

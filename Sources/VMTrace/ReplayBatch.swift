@@ -90,6 +90,12 @@ public struct ReplayBatch: @unchecked Sendable {
     /// A batch holding `events`, with their runs marked (for library users and tests; the
     /// reader fills batches itself).
     public init(_ events: [TraceEvent]) {
+        load(events)
+    }
+
+    /// Replaces the batch with `events`, runs marked.
+    mutating func load(_ events: [TraceEvent]) {
+        removeAll()
         for event in events { append(event) }
         runs.mark(events)
     }

@@ -147,6 +147,7 @@ public final class TraceReader {
     /// storage. Returns false, with `events` empty, once the trace is exhausted.
     public func nextBatch(into events: inout [TraceEvent]) throws -> Bool {
         events.removeAll(keepingCapacity: true)
+        events.reserveCapacity(options.batchSize)
         return try fill(&events) { sink, limit, validator, policy in
             try decoder.decode(into: &sink, limit: limit, validator: &validator, policy: &policy)
         }
@@ -159,14 +160,13 @@ public final class TraceReader {
         batch.removeAll()
         guard let binary = decoder as? BinaryTraceDecoder else {
             guard try nextBatch(into: &textScratch) else { return false }
-            for event in textScratch { batch.append(event) }
-            batch.runs.mark(textScratch)
+            batch.load(textScratch)
             return true
         }
         guard try fill(&batch, { sink, limit, validator, policy in
             try binary.decode(into: &sink, limit: limit, validator: &validator, policy: &policy)
         }) else { return false }
-        if !binary.takeRuns(count: batch.count, into: &batch.runs) { batch.runs.mark(batch.events) }
+        binary.takeRuns(count: batch.count, into: &batch.runs)
         return true
     }
 
