@@ -37,6 +37,9 @@ public struct InvariantViolation: Error, Equatable, Sendable, CustomStringConver
         case pteMappings = "pte-mappings"
         case pmapCounts = "pmap-counts"
         case pvLists = "pv-lists"
+        /// An access completed that the page table or the entry's protection forbids
+        /// (the access audit, AccessAudit.swift).
+        case accessRights = "access-rights"
     }
 
     public var invariant: Invariant

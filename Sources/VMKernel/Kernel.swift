@@ -58,6 +58,11 @@ public final class Kernel {
     /// vm_pageout_deficit: allocations that failed since the last run.
     var pageoutDeficit = 0
     public internal(set) var pageoutStats = PageoutStats()
+    /// The access audit (AccessAudit.swift): every page an access completes is checked against
+    /// the page table and the map. Off by default; `--check-invariants` turns it on.
+    @exclusivity(unchecked) public var auditAccesses = false
+    /// The first access the audit found not allowed (the replay reports it and stops).
+    public internal(set) var auditFailure: InvariantViolation?
     /// Processes the OOM killer ended; the trace's later events for them are ignored.
     public internal(set) var killedPids: Set<UInt32> = []
 

@@ -43,6 +43,7 @@ extension Kernel {
         {
             counters.accesses &+= 1
             counters.pagesTouched &+= 1
+            if auditAccesses { auditPages(current.unsafelyUnwrapped, address, size, type, completedThrough: truncPage(address)) }
             return
         }
         try accessSlowPath(pid: pid, address: address, size: size, type: type)
@@ -94,40 +95,48 @@ extension Kernel {
         if last >= address && truncPage(last) == va {
             // One page: the common case.
             counters.pagesTouched &+= 1
-            touchPage(p, va, type)
+            if touchPage(p, va, type) && auditAccesses { auditPages(p, address, size, type, completedThrough: va) }
             return
         }
         let lastPage = last < address ? truncPage(UInt64.max) : truncPage(last)
         while true {
             counters.pagesTouched += 1
-            touchPage(p, va, type)
+            // A fault that ends in a signal (or EFAULT for copyin/copyout) abandons the
+            // instruction: the access's later pages are not touched (SPEC §1).
+            guard touchPage(p, va, type) else { break }
+            if auditAccesses { auditPages(p, va, 1, type, completedThrough: va) }
             if va >= lastPage { break }
             va += pageSize
         }
     }
 
+    /// One page of an access. Returns false when the access stops here: its fault ended in
+    /// SIGSEGV (trap() delivers it and the instruction is not restarted), copyin/copyout
+    /// resumed at pcb_onfault with EFAULT, or the OOM killer ended the process.
     @inline(__always)
-    private func touchPage(_ p: Proc, _ va: UInt64, _ type: AccessType) {
+    private func touchPage(_ p: Proc, _ va: UInt64, _ type: AccessType) -> Bool {
         guard let (mmuAccess, user) = type.mmuView else {
             vmFaultPage(p, va, type == .poke ? [.read, .write] : .read)
-            return
+            return !killedPids.contains(p.pid)
         }
         // After a successful vm_fault the instruction restarts; a page that keeps faulting would
         // loop forever on real hardware, so the replay gives up after a few rounds.
         for _ in 0..<4 {
             switch mmu.translate(va, mmuAccess, user: user) {
             case .ok:
-                return
+                return true
             case .firstUseOfWatched:
                 counters.prefaultHits += 1
-                return
+                return true
             case .fault(let errorCode):
                 counters.pageFaults += 1
-                if !trapPfault(p, va, errorCode, user: user) { return }
-                if killedPids.contains(p.pid) { return }
+                if !trapPfault(p, va, errorCode, user: user) { return false }
+                if killedPids.contains(p.pid) { return false }
             }
         }
+        // The instruction never completes; the replay abandons it as it would one that faulted.
         counters.faultLivelocks += 1
+        return false
     }
 
     /// trap_pfault: returns true when the faulting access may be retried.

@@ -4,8 +4,9 @@
 // (research §2).
 
 public final class VMMap {
-    /// Entries in address order, non-overlapping (DragonFly keeps an RB tree plus a list).
-    public internal(set) var entries: [VMMapEntry] = []
+    /// Entries in address order, non-overlapping (DragonFly keeps an RB tree plus a list; this
+    /// is a two-level B+ tree, VMMapEntryList, so inserting anywhere is cheap).
+    public internal(set) var entries = VMMapEntryList()
     public let pmap: PMap
     /// map->timestamp: bumped by every exclusive lock; vm_fault's virtual-copy test reads it.
     var timestamp: UInt32 = 0
@@ -18,25 +19,13 @@ public final class VMMap {
 
     /// Index of the entry containing `va` (vm_map_lookup_entry returning TRUE).
     func entryIndex(containing va: UInt64) -> Int? {
-        var lo = 0
-        var hi = entries.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            let e = entries[mid]
-            if va < e.start { hi = mid } else if va >= e.end { lo = mid + 1 } else { return mid }
-        }
-        return nil
+        let i = entries.firstIndex(endingAbove: va)
+        return i < entries.count && entries[i].start <= va ? i : nil
     }
 
     /// Index of the first entry whose end is above `va` (the entry containing it, or the next).
     func firstIndex(endingAbove va: UInt64) -> Int {
-        var lo = 0
-        var hi = entries.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if entries[mid].end <= va { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
+        entries.firstIndex(endingAbove: va)
     }
 
     public func entry(containing va: UInt64) -> VMMapEntry? {
@@ -57,10 +46,15 @@ struct InsertFlags: OptionSet {
 extension Kernel {
     // MARK: clipping
 
-    /// vm_map_clip_start: split the entry at `index` so that it starts at `addr`.
-    func vmMapClipStart(_ map: VMMap, _ index: Int, _ addr: UInt64) {
+    /// vm_map_clip_start: split the entry at `index` so that it starts at `addr`. Returns the
+    /// index of the entry that now starts at `addr` (or of the unsplit entry). _vm_map_clip_start
+    /// simplifies the entry before splitting it (vm_map.c), which can merge the previous entry
+    /// into it, so that index is not always `index + 1`: callers must use the result.
+    @discardableResult
+    func vmMapClipStart(_ map: VMMap, _ index: Int, _ addr: UInt64) -> Int {
+        guard addr > map.entries[index].start else { return index }
+        let index = vmMapSimplifyEntry(map, index)
         let entry = map.entries[index]
-        guard addr > entry.start else { return }
         allocateObjectBeforeClip(entry)
         let front = entry.clone()
         front.wiredCount = entry.wiredCount // *new_entry = *entry: both halves stay wired
@@ -69,6 +63,7 @@ extension Kernel {
         entry.start = addr
         if let o = front.object { vmObjectReference(o) }
         map.entries.insert(front, at: index)
+        return index + 1
     }
 
     /// Clipping a NULL-object entry inside one partition allocates its object first, so both
@@ -98,8 +93,7 @@ extension Kernel {
     func vmMapClipRange(_ map: VMMap, _ start: UInt64, _ end: UInt64) -> Range<Int> {
         var first = map.firstIndex(endingAbove: start)
         if first < map.entries.count, map.entries[first].start < start {
-            vmMapClipStart(map, first, start)
-            first += 1
+            first = vmMapClipStart(map, first, start)
         }
         var last = first
         while last < map.entries.count, map.entries[last].start < end {
@@ -128,7 +122,11 @@ extension Kernel {
 
         var object = object
         var offset = offset
-        if object == nil, next > 0 {
+        if let o = object {
+            // An object that may be shared with another mapping is no longer ONEMAPPING
+            // (vm_map_insert; the flag only means something for DEFAULT/SWAP objects).
+            if o.refCount > 1 || !o.shadows.isEmpty { o.flags.remove(.oneMapping) }
+        } else if next > 0 {
             let prev = map.entries[next - 1]
             if prev.end == start, prev.eflags.subtracting(.noCoreDump) == protoEflags,
                prev.maptype == maptype, maptype == .normal, prev.subsystem == subsystem,
@@ -139,6 +137,8 @@ extension Kernel {
                 if prev.inheritance == .copy, prev.protection == prot, prev.maxProtection == max {
                     map.size += end - prev.end
                     prev.end = end
+                    // The extended entry may now meet its neighbours (vm_map.c vm_map_insert).
+                    vmMapSimplifyEntry(map, next - 1)
                     return .success
                 }
                 // The object was extended but the entry cannot be: a new entry shares it.
@@ -321,28 +321,55 @@ extension Kernel {
         physmem.deactivate(m, meter: &meter)
     }
 
-    /// vm_map_simplify_entry over the entries touching [start, end).
+    /// vm_map_simplify_entry over the entries of [start, end), as vm_map_protect,
+    /// vm_map_inherit, vm_map_madvise and the unwire path call it: each entry in turn, which
+    /// also lets the first merge with the entry before the range and the last with the one after.
     func simplifyRange(_ map: VMMap, _ start: UInt64, _ end: UInt64) {
-        var i = Swift.max(map.firstIndex(endingAbove: start) - 1, 0)
-        while i + 1 < map.entries.count, map.entries[i].start < end {
-            let prev = map.entries[i]
-            let next = map.entries[i + 1]
-            if prev.end == next.start, prev.maptype == next.maptype, prev.maptype == .normal,
-               prev.object === next.object,
-               prev.object == nil || prev.offset + (prev.end - prev.start) == next.offset,
-               prev.eflags == next.eflags, prev.protection == next.protection,
-               prev.maxProtection == next.maxProtection, prev.inheritance == next.inheritance,
-               prev.wiredCount == next.wiredCount, prev.subsystem == next.subsystem,
-               !prev.eflags.contains(.stack), !next.eflags.contains(.stack)
-            {
-                next.start = prev.start
-                next.offset = prev.offset
-                map.entries.remove(at: i)
-                vmObjectDeallocate(prev.object)
-            } else {
-                i += 1
-            }
+        var i = map.firstIndex(endingAbove: start)
+        while i < map.entries.count, map.entries[i].start < end {
+            i = vmMapSimplifyEntry(map, i) + 1
         }
+    }
+
+    /// vm_map_simplify_entry (vm_map.c): merge the entry at `index` with its previous and then
+    /// its next neighbour where nothing tells them apart. The entry survives (it absorbs the
+    /// others, whose object references are dropped); returns its index afterwards, one less
+    /// when the previous entry was merged into it. Submaps and uksmaps are left alone, and so
+    /// is an entry in transition (v_intrans_coll; never the case in a replay).
+    @discardableResult
+    func vmMapSimplifyEntry(_ map: VMMap, _ index: Int) -> Int {
+        let entry = map.entries[index]
+        if entry.eflags.contains(.inTransition) || entry.maptype == .submap || entry.maptype == .uksmap {
+            return index
+        }
+        var index = index
+        if index > 0, Kernel.mayMerge(map.entries[index - 1], entry) {
+            let prev = map.entries[index - 1]
+            entry.start = prev.start
+            entry.offset = prev.offset
+            entry.ptesAtMaxProtection = entry.ptesAtMaxProtection || prev.ptesAtMaxProtection
+            map.entries.remove(at: index - 1)
+            index -= 1
+            vmObjectDeallocate(prev.object)
+        }
+        if index + 1 < map.entries.count, Kernel.mayMerge(entry, map.entries[index + 1]) {
+            let next = map.entries[index + 1]
+            entry.end = next.end
+            entry.ptesAtMaxProtection = entry.ptesAtMaxProtection || next.ptesAtMaxProtection
+            map.entries.remove(at: index + 1)
+            vmObjectDeallocate(next.object)
+        }
+        return index
+    }
+
+    /// vm_map_simplify_entry's test: adjacent, the same object (or both none) continuing at the
+    /// right offset, and equal maptype, eflags, protections, inheritance, id and wiring.
+    private static func mayMerge(_ prev: VMMapEntry, _ next: VMMapEntry) -> Bool {
+        prev.end == next.start && prev.maptype == next.maptype && prev.object === next.object
+            && (prev.object == nil || prev.offset + (prev.end - prev.start) == next.offset)
+            && prev.eflags == next.eflags && prev.protection == next.protection
+            && prev.maxProtection == next.maxProtection && prev.inheritance == next.inheritance
+            && prev.subsystem == next.subsystem && prev.wiredCount == next.wiredCount
     }
 
     // MARK: vm_map_lookup (research §2.1)
@@ -419,8 +446,7 @@ extension Kernel {
         let blockStart = vaddr & ~(mapEntryPartitionSize - 1)
         var i = index
         if map.entries[i].start < blockStart {
-            vmMapClipStart(map, i, blockStart)
-            i += 1
+            i = vmMapClipStart(map, i, blockStart)
         }
         if map.entries[i].end > blockStart + mapEntryPartitionSize {
             vmMapClipEnd(map, i, blockStart + mapEntryPartitionSize)

@@ -50,6 +50,9 @@ public final class VMMapEntry {
     let subsystem: MapSubsystem
     /// aux.avail_ssize: how far a stack entry may still grow down.
     var availSSize: UInt64 = 0
+    /// The entry's PTEs were entered with max_protection (vm_fault_copy_entry at fork,
+    /// seed:2445): the access audit lets them carry those rights. Kept by clipping.
+    var ptesAtMaxProtection = false
 
     init(start: UInt64, end: UInt64, object: VMObject?, offset: UInt64, eflags: EntryFlags,
          protection: VMProt, maxProtection: VMProt, inheritance: Inheritance = .copy,
@@ -73,6 +76,7 @@ public final class VMMapEntry {
                            protection: protection, maxProtection: maxProtection,
                            inheritance: inheritance, maptype: maptype, subsystem: subsystem)
         e.availSSize = availSSize
+        e.ptesAtMaxProtection = ptesAtMaxProtection
         return e
     }
 

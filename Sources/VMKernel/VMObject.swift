@@ -169,6 +169,9 @@ extension Kernel {
             }
             return (source, offset)
         }
+        // Once the source is shadowed it is no longer mapped by one entry alone
+        // (vm_object.c vm_object_shadow clears OBJ_ONEMAPPING here, whatever addref is).
+        source?.flags.remove(.oneMapping)
         let result = vmObjectAllocate(.default, size: length)
         // The entry's reference on the source moves to the backing pointer (ref unchanged).
         result.backingObject = source
@@ -213,8 +216,14 @@ extension Kernel {
                 let temp = o.shadows[0]
                 o.refCount -= 1
                 if temp.hasHandle || !temp.type.isAnonymous { return }
+                // vm_object_deallocate_locked takes a temporary reference on the shadow around
+                // the collapse, then drops it "formally" by deallocating the shadow in turn
+                // (`object = temp; continue`): with the shadow at ref 2 afterwards that sets
+                // OBJ_ONEMAPPING (no shadows) or collapses the shadow into its own single shadow.
+                temp.refCount += 1
                 vmObjectCollapse(temp)
-                return
+                next = temp
+                continue
             }
             o.refCount -= 1
             if o.refCount > 0 { return }

@@ -23,7 +23,13 @@ extension Kernel {
     /// PQ_INACTIVE, as after an earlier read(2) of the whole file.
     public func declareFile(id: UInt32, size: UInt64, resident: Bool, path: String) throws(KernelError) {
         guard files[id] == nil else { throw .duplicateFile(id) }
-        let object = vmObjectAllocate(.vnode, size: offToIdx(roundPage(size)))
+        let pages = Int64(size >> pageShift) + (size & pageMask != 0 ? 1 : 0) // round_page without wrapping
+        // A file cannot be all resident in less memory than it has pages: say so before
+        // allocating anything (a 1 TiB file would otherwise allocate all of RAM first).
+        if resident && pages > Int64(physmem.freeCount) {
+            throw .outOfMemory("file \(id) (\(pages) pages) cannot be all resident: \(physmem.freeCount) pages are free (--phys-mem)")
+        }
+        let object = vmObjectAllocate(.vnode, size: pages)
         object.refCount = 0
         let vnode = VNode(fileID: id, path: path, size: size, object: object)
         object.vnode = vnode

@@ -47,7 +47,10 @@ public final class Replayer {
         self.configuration = configuration
         kernel = try Kernel(tunables: configuration.tunables,
                             physicalMemory: configuration.physicalMemory, swap: configuration.swap)
-        if configuration.checkInvariants { nextInvariantCheck = max(configuration.invariantInterval, 1) }
+        if configuration.checkInvariants {
+            nextInvariantCheck = max(configuration.invariantInterval, 1)
+            kernel.auditAccesses = true
+        }
     }
 
     /// The event count after which the next invariant check runs (never, without checking).
@@ -91,6 +94,25 @@ public final class Replayer {
         } catch {
             throw ReplayError(eventNumber: events, message: error.description)
         }
+        if configuration.checkInvariants, let failure = kernel.auditFailure {
+            throw ReplayError(eventNumber: events, message: "engine bug: \(failure.description)")
+        }
+    }
+
+    /// The rest of a run, counted in one step by `Kernel.accessRepeats`, audited access by
+    /// access as if each had been applied alone (`--check-invariants`).
+    @inline(never)
+    private func auditRepeats(_ records: UnsafeBufferPointer<PackedEvent>, _ range: Range<Int>) throws(ReplayError) {
+        for j in range {
+            let r = records[j]
+            let type = AccessType(rawValue: r.kindValue).unsafelyUnwrapped
+            do {
+                try kernel.auditCompletedAccess(pid: r.pid, page: r.address & ~UInt64(4095), type: type)
+            } catch {
+                throw ReplayError(eventNumber: events &- UInt64(range.upperBound &- 1 &- j),
+                                  message: "engine bug: \(error.description)")
+            }
+        }
     }
 
     /// Any other event.
@@ -120,8 +142,8 @@ public final class Replayer {
     /// and applied one by one otherwise. The counters come out exactly as with `apply(_:)`
     /// over the same events.
     public func apply(_ batch: ReplayBatch) throws(ReplayError) {
-        // With invariant checks every N events, stepping over a run could step over a check.
-        let useRuns = batch.runs.count == batch.count && !configuration.checkInvariants
+        let useRuns = batch.runs.count == batch.count
+        let checking = configuration.checkInvariants
         let others = batch.others
         let records = batch.records
         try withExtendedLifetime(batch) { () throws(ReplayError) in
@@ -139,9 +161,12 @@ public final class Replayer {
                     let type = AccessType(rawValue: r.kindValue).unsafelyUnwrapped
                     try applyAccess(pid: r.pid, address: r.address, size: r.size, type: type)
                     guard useRuns else { continue }
-                    let run = AccessRunMap.runLength(after: i &- 1, in: words, count: n)
+                    var run = AccessRunMap.runLength(after: i &- 1, in: words, count: n)
+                    // With invariant checks every N events, a run stops short of the next check.
+                    if checking { run = Int(min(UInt64(run), nextInvariantCheck &- events)) }
                     if run != 0 && kernel.accessRepeats(pid: r.pid, address: r.address, type: type, count: UInt64(run)) {
                         events &+= UInt64(run)
+                        if checking { try auditRepeats(records, i ..< i &+ run) }
                         i &+= run
                     }
                 }

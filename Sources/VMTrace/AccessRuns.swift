@@ -8,7 +8,8 @@
 ///
 /// A run starts at an access that stays within one page and continues with the accesses right
 /// after it that are by the same process, stay within the same page and are of a kind the
-/// first access's success vouches for (`AccessRunMap.vouches`). Bit `i` is set when event `i`
+/// success of the access right before vouches for (`AccessRunMap.vouches`; transitive, so any
+/// member vouches for every member after it: an engine may resume the run from any of them). Bit `i` is set when event `i`
 /// continues the run of the event before it. Runs never span two batches. A decoder may leave
 /// a run unmarked (every bit clear is always correct); it never marks an event that does not
 /// continue a run.
@@ -64,11 +65,15 @@ public struct AccessRunMap: Sendable {
                 && AccessRunMap.vouches(kind, for: a.kind)
             {
                 words[i >> 6] |= 1 << UInt64(i & 63)
-                continue
+            } else {
+                open = startsRun
+                pid = a.pid
+                page = a.address / tracePageSize
             }
-            open = startsRun
-            pid = a.pid
-            page = a.address / tracePageSize
+            // Each member is vouched for by the one right before it, not by the run's first:
+            // an engine resumes a run from any member (the member after a failed access is
+            // applied on its own and vouches for the rest), so every member must vouch for
+            // all that follow it. `vouches` is transitive, so the chain rule gives that.
             kind = a.kind
         }
     }

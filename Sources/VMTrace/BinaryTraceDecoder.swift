@@ -104,7 +104,7 @@ final class BinaryTraceDecoder: EventDecoder {
     /// The batch's AccessRunMap bits, set as `accessRun` decodes (taken by `takeRuns`).
     private var runBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
     private var runBitsCapacity = 1
-    /// The open run: its page (`noRun`: none) and the kind of its first access. Only
+    /// The open run: its page (`noRun`: none) and the kind of its latest access. Only
     /// `accessRun` extends runs; anything else ends them.
     private var runPage = BinaryTraceDecoder.noRun
     private var runKind = AccessKind.read
@@ -312,8 +312,9 @@ final class BinaryTraceDecoder: EventDecoder {
                     pending |= 1 << UInt64(g & 63)
                 } else {
                     runPage = page
-                    runKind = kind
                 }
+                // Each member is vouched for by the one right before it (AccessRunMap).
+                runKind = kind
             } else {
                 runPage = BinaryTraceDecoder.noRun
             }

@@ -156,7 +156,7 @@ final class FastPathTests: XCTestCase {
         var events = (0..<200).map { TraceEvent.access(Access(kind: .read, pid: 1, address: 0x5000 + UInt64($0 % 512) * 8, size: 8)) }
         events.append(.access(Access(kind: .write, pid: 1, address: 0x9000, size: 8)))
         events.append(.access(Access(kind: .read, pid: 1, address: 0x9008, size: 8)))   // read after write: continues
-        events.append(.access(Access(kind: .write, pid: 1, address: 0x9010, size: 8)))   // write after read: the run goes on (first was a write)
+        events.append(.access(Access(kind: .write, pid: 1, address: 0x9010, size: 8)))   // write after read: a new run (a read vouches for reads only)
         events.append(.access(Access(kind: .read, pid: 2, address: 0x9010, size: 8)))    // another process
         events.append(.access(Access(kind: .read, pid: 2, address: 0x9ffc, size: 8)))    // crosses a page: starts nothing
         map.mark(events)
@@ -164,7 +164,8 @@ final class FastPathTests: XCTestCase {
             XCTAssertEqual(AccessRunMap.runLength(after: 0, in: words, count: events.count), 199)
             XCTAssertEqual(AccessRunMap.runLength(after: 63, in: words, count: events.count), 136)
             XCTAssertEqual(AccessRunMap.runLength(after: 199, in: words, count: events.count), 0)
-            XCTAssertEqual(AccessRunMap.runLength(after: 200, in: words, count: events.count), 2)
+            XCTAssertEqual(AccessRunMap.runLength(after: 200, in: words, count: events.count), 1)
+            XCTAssertEqual(AccessRunMap.runLength(after: 202, in: words, count: events.count), 0)
             XCTAssertEqual(AccessRunMap.runLength(after: 203, in: words, count: events.count), 0)
             XCTAssertEqual(AccessRunMap.runLength(after: 204, in: words, count: events.count), 0)
         }

@@ -70,16 +70,33 @@ struct Scenario {
         return (s, "")
     }
 
-    func run() throws -> Report {
+    /// How a scenario is replayed: every way must give the hand-derived counters.
+    enum Path: String, CaseIterable {
+        /// Event by event (`Replayer.apply(TraceEvent)`).
+        case events
+        /// Packed batches with runs counted in one step, as `vmreplay replay` does.
+        case packed
+        /// Packed, with the access audit after every access and the invariant checks at the
+        /// end (checks every few events would cut the runs short).
+        case audited
+    }
+
+    func run(_ path: Path = .events) throws -> Report {
         var tunables = Tunables()
         for (k, v) in settings { try tunables.set(k, to: v) }
         var config = ReplayConfiguration(tunables: tunables)
         if let physicalMemory { config.physicalMemory = physicalMemory }
         if let swap { config.swap = swap }
+        if path == .audited {
+            config.checkInvariants = true
+        }
         let replayer = try Replayer(config)
-        let reader = try TraceReader(path: path)
+        let reader = try TraceReader(path: self.path)
         var batch: [TraceEvent] = []
-        while try reader.nextBatch(into: &batch) { try replayer.apply(batch) }
+        while try reader.nextBatch(into: &batch) {
+            if path == .events { try replayer.apply(batch) } else { try replayer.apply(ReplayBatch(batch)) }
+        }
+        if path == .audited { try replayer.checkInvariants() }
         return replayer.finish()
     }
 }
@@ -96,29 +113,36 @@ final class ScenarioTests: XCTestCase {
         var checked = 0
         for s in scenarios {
             XCTAssertFalse(s.expectations.isEmpty, "\(s.name) expects nothing")
-            let report: Report
-            do {
-                report = try s.run()
-            } catch {
-                XCTFail("\(s.name): \(error)")
-                continue
-            }
-            for e in s.expectations {
-                guard let actual = report[e.key] else {
-                    XCTFail("\(s.name):\(e.line): no report key \(e.key)")
-                    continue
-                }
-                XCTAssertEqual(actual.asInt, e.value, "\(s.name):\(e.line): \(e.key) -- \(e.reason)")
-                checked += 1
-            }
-            // Every prefaulted page is eventually used or not (SPEC §3 prefault accounting).
-            if let pages = report["prefault.pages"]?.asInt, let hits = report["prefault.hits"]?.asInt,
-               let unused = report["prefault.unused"]?.asInt
-            {
-                XCTAssertEqual(hits + unused, pages, "\(s.name): prefault.hits + prefault.unused != prefault.pages")
-            }
+            for path in Scenario.Path.allCases { checked += check(s, path) }
         }
         XCTAssertGreaterThan(checked, 0)
         print("scenario checks: \(scenarios.count) scenarios, \(checked) expectations")
+    }
+
+    /// Replays `s` the way `path` says and compares every expectation; returns how many matched.
+    private func check(_ s: Scenario, _ path: Scenario.Path) -> Int {
+        let report: Report
+        do {
+            report = try s.run(path)
+        } catch {
+            XCTFail("\(s.name) (\(path)): \(error)")
+            return 0
+        }
+        var checked = 0
+        for e in s.expectations {
+            guard let actual = report[e.key] else {
+                XCTFail("\(s.name):\(e.line): no report key \(e.key)")
+                continue
+            }
+            XCTAssertEqual(actual.asInt, e.value, "\(s.name):\(e.line) (\(path)): \(e.key) -- \(e.reason)")
+            checked += 1
+        }
+        // Every prefaulted page is eventually used or not (SPEC §3 prefault accounting).
+        if let pages = report["prefault.pages"]?.asInt, let hits = report["prefault.hits"]?.asInt,
+           let unused = report["prefault.unused"]?.asInt
+        {
+            XCTAssertEqual(hits + unused, pages, "\(s.name) (\(path)): prefault.hits + prefault.unused != prefault.pages")
+        }
+        return checked
     }
 }

@@ -34,6 +34,26 @@ final class MMUFastPathTests: XCTestCase {
         return PTE(frame: frame, flags: flags)
     }
 
+    /// What the CPU allows, from the page table alone (SDM §4.6): an access that an MMU path
+    /// reports as completed must find a present leaf with U/S for CPL 3, R/W for a write (with
+    /// D set once it completed) and XD clear for a fetch. The fast paths must never let an
+    /// access through that this re-walk refuses, whatever their TLB holds.
+    func assertAllowed(_ table: PageTable, _ va: UInt64, _ access: MMUAccess, user: Bool,
+                       _ context: @autoclosure () -> String, file: StaticString = #filePath, line: UInt = #line)
+    {
+        guard let pte = table.pte(at: va), pte.isPresent else {
+            return XCTFail("\(context()): completed without a present PTE", file: file, line: line)
+        }
+        if user { XCTAssertTrue(pte.isUser, "\(context()): CPL 3 access through \(pte)", file: file, line: line) }
+        if access == .write {
+            XCTAssertTrue(pte.isWritable, "\(context()): write through a PTE without PG_RW \(pte)", file: file, line: line)
+            XCTAssertTrue(pte.isDirty, "\(context()): write completed without D \(pte)", file: file, line: line)
+        }
+        if access == .execute {
+            XCTAssertFalse(pte.isNoExecute, "\(context()): fetch through an XD PTE \(pte)", file: file, line: line)
+        }
+    }
+
     func testFastPathsLeaveWhatTranslateLeaves() {
         // Small TLBs so sets fill, entries move and get evicted.
         let cfg = config(dtlb: (8, 2), itlb: (4, 2), stlb: (32, 4))
@@ -68,12 +88,15 @@ final class MMUFastPathTests: XCTestCase {
                 if roll < 80 {
                     let count = 1 + rng.below(5)
                     if !fast.translateL1Repeats(va, access, user: user, count: count) {
-                        _ = fast.translate(va, access, user: user)
+                        if fast.translate(va, access, user: user).frame != nil {
+                            assertAllowed(tableA, va, access, user: user, "seed \(seed) step \(step)")
+                        }
                         for _ in 0..<count { _ = reference.translate(va, access, user: user) }
                         // Declined: the reference did `count` translations, the fast MMU one;
                         // catch up with plain translations.
                         for _ in 1..<count { _ = fast.translate(va, access, user: user) }
                     } else {
+                        assertAllowed(tableA, va, access, user: user, "seed \(seed) step \(step): repeats")
                         for _ in 0..<count {
                             let r = reference.translate(va, access, user: user)
                             XCTAssertNotNil(r.frame, "seed \(seed) step \(step): repeats counted for a failing access")
@@ -83,8 +106,11 @@ final class MMUFastPathTests: XCTestCase {
                     let expected = reference.translate(va, access, user: user)
                     if fast.translateL1Hit(va, access, user: user) {
                         XCTAssertNotNil(expected.frame, "seed \(seed) step \(step): a hit where translate faults")
+                        assertAllowed(tableA, va, access, user: user, "seed \(seed) step \(step): L1 hit")
                     } else {
-                        XCTAssertEqual(fast.translate(va, access, user: user), expected, "seed \(seed) step \(step)")
+                        let result = fast.translate(va, access, user: user)
+                        XCTAssertEqual(result, expected, "seed \(seed) step \(step)")
+                        if result.frame != nil { assertAllowed(tableA, va, access, user: user, "seed \(seed) step \(step)") }
                     }
                 }
                 XCTAssertEqual(fast.counters, reference.counters, "seed \(seed) step \(step)")
