@@ -50,6 +50,8 @@ public final class VMMapEntry {
     let subsystem: MapSubsystem
     /// aux.avail_ssize: how far a stack entry may still grow down.
     var availSSize: UInt64 = 0
+    /// aux.master_pde: a VPAGETABLE entry's master page-directory entry (MADV_SETMAP).
+    public internal(set) var masterPDE: UInt64 = 0
 
     init(start: UInt64, end: UInt64, object: VMObject?, offset: UInt64, eflags: EntryFlags,
          protection: VMProt, maxProtection: VMProt, inheritance: Inheritance = .copy,
@@ -73,6 +75,7 @@ public final class VMMapEntry {
                            protection: protection, maxProtection: maxProtection,
                            inheritance: inheritance, maptype: maptype, subsystem: subsystem)
         e.availSSize = availSSize
+        e.masterPDE = masterPDE
         return e
     }
 

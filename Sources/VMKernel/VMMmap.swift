@@ -15,11 +15,14 @@ public struct MmapRequest: Sendable {
     public var nosync: Bool
     public var device: Bool
     public var uksmap: Bool
+    /// MAP_VPAGETABLE
+    public var vpagetable: Bool
 
     public init(address: UInt64, length: UInt64, protection: VMProt, shared: Bool, fileID: UInt32?,
                 offset: UInt64 = 0, stack: Bool = false, nosync: Bool = false, device: Bool = false,
-                uksmap: Bool = false)
+                uksmap: Bool = false, vpagetable: Bool = false)
     {
+        self.vpagetable = vpagetable
         self.address = address
         self.length = length
         self.protection = protection
@@ -50,6 +53,10 @@ extension Kernel {
         let p = try process(pid)
         try checkRange(req.address, req.length)
         switchTo(p)
+        if req.vpagetable && !vpagetableMmapAllowed(req) {
+            counters.syscallErrors += 1 // EINVAL, nothing unmapped
+            return
+        }
         let map = p.map
         let start = req.address
         let end = req.address + req.length
@@ -82,6 +89,11 @@ extension Kernel {
             flags.insert(.prefaultPartial)
             if !shared { flags.insert(.copyOnWrite) }
             maxProt = .all
+        }
+        if req.vpagetable {
+            // vm_map_insert does not prefault VPAGETABLE entries (vm_map.c).
+            maptype = .vpagetable
+            flags.subtract([.prefault, .prefaultPartial])
         }
         let rv = vmMapInsert(map, object: object, offset: req.offset, start: start, end: end,
                              maptype: maptype, subsystem: .mmap, prot: req.protection, max: maxProt,
