@@ -93,4 +93,24 @@ final class VPageTableTests: XCTestCase {
         XCTAssertGreaterThan(report["vm.stats.vm.v_swapin"]?.asInt ?? 0, 0, "the test needs the page to have been swapped out and in")
         XCTAssertEqual(replayer.kernel.mappedWord(pid: 1, address: 0x1000_0008), 0x1234)
     }
+
+    /// `vmreplay gen vkernel`: every table page and every guest page touched is zero-filled
+    /// exactly once (the image is private anonymous memory, never paged out), nothing fails
+    /// (writes only go to pages whose VPTE has VPTE_RW), and nothing is prefaulted (seed:2732).
+    func testGeneratedVKernelWorkload() throws {
+        let w = VKernelWorkload(guestPages: 700, touches: 5000, writeFraction: 0.5, scans: 3, seed: 2)
+        let events = Array(w)
+        let replayer = try Replayer(ReplayConfiguration(checkInvariants: true, invariantInterval: 500))
+        try replayer.apply(events)
+        try replayer.checkInvariants()
+        let report = replayer.finish()
+        var touched = Set<UInt64>()
+        for case .access(let a) in events { touched.insert(a.address >> 12) }
+        XCTAssertEqual(w.tablePages, 5, "T0, T1, T2 and two leaf tables for 700 pages")
+        XCTAssertEqual(report["vm.stats.vm.v_zfod"]?.asInt, Int64(w.tablePages + touched.count))
+        XCTAssertEqual(report["trap.sigsegv"]?.asInt, 0)
+        XCTAssertEqual(report["vm.stats.vm.v_cow_faults"]?.asInt, 0)
+        XCTAssertEqual(report["prefault.pages"]?.asInt, 0)
+        XCTAssertEqual(report["replay.syscall_errors"]?.asInt, 0)
+    }
 }
