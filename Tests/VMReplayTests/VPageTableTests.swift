@@ -113,4 +113,25 @@ final class VPageTableTests: XCTestCase {
         XCTAssertEqual(report["prefault.pages"]?.asInt, 0)
         XCTAssertEqual(report["replay.syscall_errors"]?.asInt, 0)
     }
+
+    /// The data follows its page through a collapse (vm_page_rename into the shadow): the
+    /// parent writes another page after fork (its entry gets a shadow over the shared object),
+    /// the child exits, and the shared object collapses into the parent's shadow.
+    func testStoredWordsFollowACollapse() throws {
+        let events: [TraceEvent] = [
+            .proc(pid: 1, threads: 1),
+            .mmap(Mapping(pid: 1, address: 0x1000_0000, length: 8192, protection: [.read, .write])),
+            .store(pid: 1, address: 0x1000_0010, value: 0xfeed),
+            .fork(parent: 1, child: 2),
+            .access(Access(kind: .write, pid: 1, address: 0x1000_1000)),
+            .exit(pid: 2),
+        ]
+        let replayer = try Replayer(ReplayConfiguration(checkInvariants: true, invariantInterval: 1))
+        try replayer.apply(events)
+        let k = replayer.kernel
+        XCTAssertEqual(k.objectCollapses, 1, "the test needs the collapse")
+        XCTAssertEqual(k.objectWord(pid: 1, mappedAt: 0x1000_0000, offset: 0x10), 0xfeed)
+        XCTAssertEqual(k.mappedWord(pid: 1, address: 0x1000_0010), 0xfeed)
+        XCTAssertEqual(k.objectWord(pid: 1, mappedAt: 0x1000_0000, offset: 0x1010), 0, "page 1 was written, not stored to")
+    }
 }
