@@ -52,6 +52,12 @@ final class VPageTableTests: XCTestCase {
         XCTAssertEqual(word(k, 1, 0x3008), 0x9025, "T3[1]: A by the read; the write sets nothing without VPTE_RW (seed:1466)")
     }
 
+    func testNoExecuteVPTE() throws {
+        let k = try replay("76-vpt-nx.vmtrace")
+        XCTAssertEqual(word(k, 1, 0x0000), 0x1023, "T0[0]: A from the failed fetch's walk")
+        XCTAssertEqual(word(k, 1, 0x1000), 0x8000_0000_0000_80a3, "T1[0]: A written back before the NX check failed")
+    }
+
     func testLinearMasterEntry() throws {
         let k = try replay("73-vpt-linear-master.vmtrace")
         XCTAssertEqual(word(k, 1, 0x4000), 0x1111, "guest page 0 is object page 4")
