@@ -8,7 +8,8 @@
 //   * then events, one opcode byte each plus operands: processes (pid 0, huge pids, unknown
 //     parents, forks of what was never created, up to 64 forks at once), files, mmap with every
 //     flag (stack, nosync, device, uksmap, shared, file offsets), munmap, mprotect, madvise,
-//     mlock, munlock, every kind of access with sizes that span pages, runs of accesses that
+//     mlock, munlock, MADV_SETMAP/MADV_INVAL on VPAGETABLE entries and `store`s of VPTE-like
+//     words (so vm_fault_vpagetable walks real tables), every kind of access with sizes that span pages, runs of accesses that
 //     fill memory (so the pagedaemon, swap and the OOM killer run), drop_caches. Addresses come
 //     from a table of edges: 0, partition and 2M boundaries, the top of user space, the first
 //     non-user address, non-canonical and kernel addresses, 2^64 - 4096 — plus page offsets;
@@ -28,6 +29,10 @@ private let addressBases: [UInt64] = [
     0, 0x1000, 0x40_0000, 0x1000_0000, 0x1000_0000 + (32 << 20) - 0x2000, 0x2000_0000,
     0x7fff_0000_0000, top - (64 << 20), top - 0x10_0000, top - 0x1000, top,
     0x0000_8000_0000_1000, 0xffff_8000_0000_0000, 0xffff_ffff_ffff_f000, 0x1000_0000_0000,
+]
+/// Master page-directory entries for MADV_SETMAP (VPTE bits: V 1, RW 2, U 4, PS 0x80, NX 1<<63).
+private let vpteChoices: [UInt64] = [
+    0x83, 0x3, 0x7, 0x1003, 0x4083, 0x40c3, 0, 0x2, 0x8000_0000_0000_0083, 0x000f_ffff_ffff_f083,
 ]
 private let lengthChoices: [UInt64] = [
     0, 100, 0x1_0000, 2 << 20, 32 << 20, 1 << 30, 1 << 47, 0xffff_ffff_ffff_f000,
@@ -110,8 +115,12 @@ func decodeReplayInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> FuzzReplay
             let pr = prot(&b)
             let f = b.byte()
             var flags = MmapFlags(rawValue: f & 0x1f)
-            // Most mappings are plain: device/uksmap/stack only now and then.
-            if f & 0x80 == 0 { flags.subtract([.device, .uksmap, .stack]) }
+            // Most mappings are plain: device/uksmap/stack only now and then; the stack bit of a
+            // plain one asks for a VPAGETABLE entry instead.
+            if f & 0x80 == 0 {
+                if flags.contains(.stack) { flags.insert(.vpagetable) }
+                flags.subtract([.device, .uksmap, .stack])
+            }
             let file: UInt32? = f & 0x20 != 0 ? UInt32(b.byte() % 4) : nil
             let off: UInt64 = f & 0x40 != 0 ? UInt64(b.byte()) * 4096 : 0
             r.events.append(.mmap(Mapping(pid: p, address: a, length: l, protection: pr, flags: flags,
@@ -120,10 +129,20 @@ func decodeReplayInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> FuzzReplay
         case 9: r.events.append(.mprotect(pid: pid(&b), address: address(&b), length: length(&b), protection: prot(&b)))
         case 10:
             r.events.append(.madvise(pid: pid(&b), address: address(&b), length: length(&b),
-                                     advice: Advice(rawValue: b.byte() % 6) ?? .normal))
+                                     advice: Advice(rawValue: b.byte() % 7) ?? .normal))
         case 11: r.events.append(.mlock(pid: pid(&b), address: address(&b), length: length(&b)))
         case 12: r.events.append(.munlock(pid: pid(&b), address: address(&b), length: length(&b)))
         case 13: r.events.append(.dropCaches)
+        case 16:
+            // MADV_SETMAP: linear (PS), a table at page 0-3, invalid, NX, a frame past the object.
+            r.events.append(.setmap(pid: pid(&b), address: address(&b), length: length(&b),
+                                    value: vpteChoices[Int(b.byte()) % vpteChoices.count]))
+        case 17:
+            // A store of a VPTE-like word: a frame in the first 256 pages with random low bits.
+            let p = pid(&b)
+            let a = address(&b) & ~7
+            let value = UInt64(b.byte()) << 12 | UInt64(b.byte()) | (b.byte() & 1 == 0 ? 0 : 1 << 63)
+            r.events.append(.store(pid: p, address: a, value: value))
         case 14:
             // Many processes at once: forks of one parent.
             let parent = pid(&b)

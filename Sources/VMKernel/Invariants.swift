@@ -358,7 +358,10 @@ private final class InvariantChecker {
                     fail(.pteMappings, "\(at): a present PTE (frame \(pte.frame)) but no map entry covers the address")
                     continue
                 }
-                let pindex = offToIdx(va &- e.start &+ e.offset)
+                // A VPAGETABLE entry maps whichever page its virtual page table named (maybe a
+                // stale one until MADV_INVAL): any page of its chain will do.
+                let pindex = (e.maptype == .vpagetable ? k.vpagetableChainIndex(e, pte.frame) : nil)
+                    ?? offToIdx(va &- e.start &+ e.offset)
                 // No check that a PTE's rights stay within the entry's protection: the seed
                 // enters max_protection in vm_fault_copy_entry (seed:2445, a wired entry copied
                 // at fork) and when user-wiring an unreadable COW segment (seed:462).

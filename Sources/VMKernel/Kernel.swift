@@ -14,6 +14,8 @@ public final class Kernel {
     @exclusivity(unchecked) public internal(set) var counters = ReplayCounters()
     public let physmem: PhysicalMemory
     var swapSpace: SwapSpace
+    /// The words `store` events wrote (PageContents.swift).
+    var pageContents = PageContents()
     /// The CPU's MMU (TLBs, page walker).
     public let mmu: MMU
 

@@ -233,6 +233,7 @@ extension Kernel {
             }
             guard let block = swapSpace.allocate() else { return false }
             o.swapBlocks[m.pindex] = block
+            swapOutPageContents(m, block: block)
             if o.type == .default { o.type = .swap }
             m.setFlag(.swapped)
             meter.v_swapout += 1

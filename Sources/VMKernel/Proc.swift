@@ -102,8 +102,8 @@ extension Kernel {
             case .none:
                 continue
             case .share:
-                if oldEntry.object == nil, oldEntry.maptype == .normal {
-                    oldEntry.object = vmObjectAllocate(.default, size: oldEntry.pageCount)
+                if oldEntry.object == nil, oldEntry.maptype == .normal || oldEntry.maptype == .vpagetable {
+                    oldEntry.object = vmObjectAllocate(.default, size: oldEntry.objectPageCount)
                     oldEntry.offset = 0
                 }
                 if oldEntry.eflags.contains(.needsCopy) {

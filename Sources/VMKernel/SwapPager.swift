@@ -6,7 +6,7 @@ extension Kernel {
     /// swap_pager_getpage: read a page back from swap (no burst: vm.swap_burst_read = 0).
     func swapPagerGetPage(_ object: VMObject, _ m: VMPage) -> PagerResult {
         guard let block = object.swapBlocks[m.pindex] else { return .fail }
-        _ = block
+        swapInPageContents(m, block: block)
         meter.v_swapin += 1
         meter.v_swappgsin += 1
         m.valid = true
@@ -68,6 +68,8 @@ struct SwapSpace {
     private(set) var usedBlocks: Int64 = 0
     private var freeList: [Int64] = []
     private var nextBlock: Int64 = 0
+    /// Stored words written out with each block (PageContents.swift); freed with the block.
+    var contents: [Int64: PageWords] = [:]
 
     init(pages: Int64) { totalBlocks = pages }
 
@@ -83,6 +85,7 @@ struct SwapSpace {
     }
 
     mutating func free(_ block: Int64) {
+        contents[block] = nil
         freeList.append(block)
         usedBlocks -= 1
     }

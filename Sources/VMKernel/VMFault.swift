@@ -83,7 +83,7 @@ extension Kernel {
             fs.mapGeneration = map.timestamp
             fs.lookupStillValid = true
             fs.prot = fs.firstProt
-            let firstPindex = l.pindex
+            var firstPindex = l.pindex
 
             // seed:518 a user-kernel shared map bypasses everything: a fictitious page, an
             // unmanaged mapping, no prefault, but still done_success.
@@ -113,16 +113,26 @@ extension Kernel {
             // seed:600
             if faultFlags.contains(.unswap) { fs.firstShared = false }
 
-            // seed:661
-            result = vmFaultObject(&fs, firstPindex, faultType, allowNofault: true)
+            // seed:627 a VPAGETABLE entry: the virtual page table names the page. Its
+            // KERN_TRY_AGAIN and failures are handled as vm_fault_object's below, but without
+            // the debug line, which only vm_fault_object's result gets (seed:663).
+            var walked = KernReturn.success
+            if l.entry.maptype == .vpagetable {
+                walked = vmFaultVPageTable(&fs, &firstPindex, l.entry.masterPDE, faultType, allowNofault: true)
+            }
+            if walked != .success {
+                result = walked
+            } else {
+                // seed:661
+                result = vmFaultObject(&fs, firstPindex, faultType, allowNofault: true)
+                // seed:663 vm.debug_fault
+                if debugFaultRemaining > 0 {
+                    debugFaultRemaining -= 1
+                    debugLog(debugFaultLine(result, vaddr, faultType, faultFlags, fs))
+                }
+            }
             shared = fs.shared
             firstShared = fs.firstShared
-
-            // seed:663 vm.debug_fault
-            if debugFaultRemaining > 0 {
-                debugFaultRemaining -= 1
-                debugLog(debugFaultLine(result, vaddr, faultType, faultFlags, fs))
-            }
 
             if result == .tryAgain {
                 counters.faultRetries += 1
@@ -389,6 +399,7 @@ extension Kernel {
                     // seed:2137 vm_page_copy, then unmap the source from the current pmap only.
                     firstM.valid = true
                     firstM.markDirty()
+                    copyPageContents(from: m, to: firstM)
                     if let cur = currentPmap { pmapRemoveSpecific(cur, m) }
                 }
                 // seed:2147 release_page: the old page is deactivated.

@@ -62,8 +62,21 @@ extension Kernel {
             fs.mapGeneration = map.timestamp
             if fs.wflags.contains(.wired) { faultType = fs.firstProt }
 
+            // seed:1081 a VPAGETABLE entry: walk the virtual page table first.
+            var firstPindex = l.pindex
+            if l.entry.maptype == .vpagetable {
+                let result = vmFaultVPageTable(&fs, &firstPindex, l.entry.masterPDE, faultType, allowNofault: true)
+                shared = fs.shared
+                firstShared = fs.firstShared
+                if result == .tryAgain { continue }
+                if result != .success {
+                    counters.faultPageErrors += 1
+                    return .failed(result)
+                }
+            }
+
             // (no seed:589 shortcut in this function)
-            let result = vmFaultObject(&fs, l.pindex, faultType, allowNofault: true)
+            let result = vmFaultObject(&fs, firstPindex, faultType, allowNofault: true)
             shared = fs.shared
             firstShared = fs.firstShared
             if result == .tryAgain {

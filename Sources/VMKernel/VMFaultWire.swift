@@ -153,7 +153,7 @@ extension Kernel {
             }
             dstM.valid = true
             dstM.markDirty()
-            _ = srcM
+            if let srcM { copyPageContents(from: srcM, to: dstM) }
             pmapEnter(dstMap.pmap, va, dstM, prot, wired: false)
             physmem.activate(dstM, meter: &meter)
             va += pageSize

@@ -261,6 +261,8 @@ extension Kernel {
                 if advice == .random { entry.eflags.insert(.behavRandom) }
             }
             simplifyRange(map, start, end)
+        case .inval:
+            vmMapMadviseInval(map, start, end)
         case .willneed, .dontneed, .free:
             var i = map.firstIndex(endingAbove: start)
             while i < map.entries.count, map.entries[i].start < end {
@@ -402,6 +404,9 @@ extension Kernel {
             prot = entry.protection
             faultType = entry.protection
         }
+        // vm_map.c: a writable VPAGETABLE entry upgrades the fault so the walk can set the A bit
+        // (research §2.1 item 7); only this lookup sees the upgrade (NEEDS_COPY below).
+        if entry.maptype == .vpagetable, prot.contains(.write) { faultType.insert(.write) }
         if entry.maptype == .uksmap {
             let pindex = offToIdx(vaddr - entry.start + entry.offset)
             return (.success, LookupResult(entry: entry, object: nil, pindex: pindex, prot: prot))
@@ -425,7 +430,7 @@ extension Kernel {
                 index = vmMapEntryPartition(map, index, vaddr)
                 entry = map.entries[index]
             }
-            entry.object = vmObjectAllocate(.default, size: entry.pageCount)
+            entry.object = vmObjectAllocate(.default, size: entry.objectPageCount)
             entry.offset = 0
         }
         let pindex = offToIdx(vaddr - entry.start + entry.offset)
@@ -435,7 +440,7 @@ extension Kernel {
     /// vm_map_entry_shadow
     func vmMapEntryShadow(_ entry: VMMapEntry, addref: Bool) {
         let (object, offset) = vmObjectShadow(entry.object, offset: entry.offset,
-                                              length: entry.pageCount, addref: addref)
+                                              length: entry.objectPageCount, addref: addref)
         entry.object = object
         entry.offset = offset
         entry.eflags.remove(.needsCopy)
@@ -456,4 +461,4 @@ extension Kernel {
 }
 
 /// madvise(2) advice as the kernel sees it.
-public enum MadviseAdvice: Sendable { case normal, random, sequential, willneed, dontneed, free }
+public enum MadviseAdvice: Sendable { case normal, random, sequential, willneed, dontneed, free, inval }

@@ -53,6 +53,8 @@ public final class VMMapEntry {
     /// The entry's PTEs were entered with max_protection (vm_fault_copy_entry at fork,
     /// seed:2445): the access audit lets them carry those rights. Kept by clipping.
     var ptesAtMaxProtection = false
+    /// aux.master_pde: a VPAGETABLE entry's master page-directory entry (MADV_SETMAP).
+    public internal(set) var masterPDE: UInt64 = 0
 
     init(start: UInt64, end: UInt64, object: VMObject?, offset: UInt64, eflags: EntryFlags,
          protection: VMProt, maxProtection: VMProt, inheritance: Inheritance = .copy,
@@ -77,6 +79,7 @@ public final class VMMapEntry {
                            inheritance: inheritance, maptype: maptype, subsystem: subsystem)
         e.availSSize = availSSize
         e.ptesAtMaxProtection = ptesAtMaxProtection
+        e.masterPDE = masterPDE
         return e
     }
 

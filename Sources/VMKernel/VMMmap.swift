@@ -15,11 +15,14 @@ public struct MmapRequest: Sendable {
     public var nosync: Bool
     public var device: Bool
     public var uksmap: Bool
+    /// MAP_VPAGETABLE
+    public var vpagetable: Bool
 
     public init(address: UInt64, length: UInt64, protection: VMProt, shared: Bool, fileID: UInt32?,
                 offset: UInt64 = 0, stack: Bool = false, nosync: Bool = false, device: Bool = false,
-                uksmap: Bool = false)
+                uksmap: Bool = false, vpagetable: Bool = false)
     {
+        self.vpagetable = vpagetable
         self.address = address
         self.length = length
         self.protection = protection
@@ -81,6 +84,7 @@ extension Kernel {
               !req.stack || (req.fileID == nil && !isDevice && req.protection.isSuperset(of: [.read, .write])),
               !isDevice || req.shared
         else { return syscallFailed() }
+        if req.vpagetable && !vpagetableMmapAllowed(req) { return syscallFailed() }
         if let fid = req.fileID, files[fid] == nil { throw .unknownFile(fid) }
         let map = p.map
         let start = req.address
@@ -110,6 +114,11 @@ extension Kernel {
             flags.insert(.prefaultPartial)
             if !req.shared { flags.insert(.copyOnWrite) }
             maxProt = .all
+        }
+        if req.vpagetable {
+            // vm_map_insert does not prefault VPAGETABLE entries (vm_map.c).
+            maptype = .vpagetable
+            flags.subtract([.prefault, .prefaultPartial])
         }
         let rv = vmMapInsert(map, object: object, offset: req.offset, start: start, end: end,
                              maptype: maptype, subsystem: .mmap, prot: req.protection, max: maxProt,

@@ -147,6 +147,7 @@ extension Kernel {
             return
         }
         vmPageProtectNone(m)
+        releasePageContents(m)
         vmPageRemove(m)
         physmem.freeFrame(m)
         meter.v_tfree += 1

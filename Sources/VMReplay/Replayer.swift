@@ -195,7 +195,8 @@ public final class Replayer {
                 address: m.address, length: m.length, protection: VMProt(rawValue: m.protection.rawValue),
                 shared: m.flags.contains(.shared), fileID: m.fileID, offset: m.offset,
                 stack: m.flags.contains(.stack), nosync: m.flags.contains(.nosync),
-                device: m.flags.contains(.device), uksmap: m.flags.contains(.uksmap)))
+                device: m.flags.contains(.device), uksmap: m.flags.contains(.uksmap),
+                vpagetable: m.flags.contains(.vpagetable)))
         case .munmap(let pid, let address, let length):
             try kernel.munmap(pid: pid, address: address, length: length)
         case .mprotect(let pid, let address, let length, let protection):
@@ -209,6 +210,10 @@ public final class Replayer {
             try kernel.munlock(pid: pid, address: address, length: length)
         case .dropCaches:
             kernel.dropCaches()
+        case .setmap(let pid, let address, let length, let value):
+            try kernel.madviseSetmap(pid: pid, address: address, length: length, value: value)
+        case .store(let pid, let address, let value):
+            try kernel.store(pid: pid, address: address, value: value)
         }
     }
 
@@ -246,6 +251,7 @@ extension Advice {
         case .willneed: return .willneed
         case .dontneed: return .dontneed
         case .free: return .free
+        case .inval: return .inval
         }
     }
 }

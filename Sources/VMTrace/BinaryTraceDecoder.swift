@@ -409,13 +409,15 @@ final class BinaryTraceDecoder: EventDecoder {
             let (pid, address, length) = try range(&r)
             let bitsAt = r.i
             let bits = try r.varint()
-            let known = BinaryTrace.mmapProtMask | BinaryTrace.mmapFlagMask | BinaryTrace.mmapHasFile | BinaryTrace.mmapHasOffset
+            let known = BinaryTrace.mmapProtMask | BinaryTrace.mmapFlagMask | BinaryTrace.mmapHasFile
+                | BinaryTrace.mmapHasOffset | BinaryTrace.mmapVPageTable
             guard bits & ~known == 0 else {
                 throw r.damaged("unknown mmap flag bits 0x\(String(bits, radix: 16))", at: bitsAt)
             }
             let fileID = bits & BinaryTrace.mmapHasFile != 0 ? try r.varint32("file id") : nil
             let offset = bits & BinaryTrace.mmapHasOffset != 0 ? try r.varint() : 0
-            let flags = MmapFlags(rawValue: UInt8(truncatingIfNeeded: (bits & BinaryTrace.mmapFlagMask) >> BinaryTrace.mmapFlagShift))
+            var flags = MmapFlags(rawValue: UInt8(truncatingIfNeeded: (bits & BinaryTrace.mmapFlagMask) >> BinaryTrace.mmapFlagShift))
+            if bits & BinaryTrace.mmapVPageTable != 0 { flags.insert(.vpagetable) }
             return .mmap(Mapping(pid: pid, address: address, length: length,
                                  protection: Protection(rawValue: UInt8(truncatingIfNeeded: bits & BinaryTrace.mmapProtMask)),
                                  flags: flags, fileID: fileID, offset: offset))
@@ -431,7 +433,11 @@ final class BinaryTraceDecoder: EventDecoder {
         case BinaryTrace.tagMadvise:
             let (pid, address, length) = try range(&r)
             let at = r.i
-            guard let advice = Advice(rawValue: try r.byte()) else {
+            let adviceByte = try r.byte()
+            if adviceByte == BinaryTrace.adviceSetmap {
+                return .setmap(pid: pid, address: address, length: length, value: try r.varint())
+            }
+            guard let advice = Advice(rawValue: adviceByte) else {
                 throw r.damaged("bad advice byte \(r.p[at])", at: at)
             }
             return .madvise(pid: pid, address: address, length: length, advice: advice)
@@ -443,6 +449,10 @@ final class BinaryTraceDecoder: EventDecoder {
             return .munlock(pid: pid, address: address, length: length)
         case BinaryTrace.tagDropCaches:
             return .dropCaches
+        case BinaryTrace.tagStore:
+            let pid = try r.varint32("pid")
+            let address = try r.varint()
+            return .store(pid: pid, address: address, value: try r.varint())
         default:
             throw r.damaged("unknown record tag 0x\(String(tag, radix: 16))", at: tagIndex)
         }

@@ -30,6 +30,9 @@ enum BinaryTrace {
     static let tagMlock: UInt8 = 0x0B
     static let tagMunlock: UInt8 = 0x0C
     static let tagDropCaches: UInt8 = 0x0D
+    static let tagStore: UInt8 = 0x0E
+    /// The madvise ADVICE byte of `setmap`, followed by the VALUE varint.
+    static let adviceSetmap: UInt8 = 7
 
     // Access tag: 1 KKK P D SS.
     static let accessBit: UInt8 = 0x80
@@ -46,6 +49,7 @@ enum BinaryTrace {
     static let mmapFlagMask: UInt64 = 0x1f << 3
     static let mmapHasFile: UInt64 = 1 << 8
     static let mmapHasOffset: UInt64 = 1 << 9
+    static let mmapVPageTable: UInt64 = 1 << 10
 
     /// Entries of the per-pid address table (indexed by `pid & (slots - 1)`).
     static let pidSlots = 256
@@ -189,6 +193,7 @@ final class BinaryTraceEncoder {
             var bits = UInt64(m.protection.rawValue) | UInt64(m.flags.rawValue & 0x1f) << BinaryTrace.mmapFlagShift
             if m.fileID != nil { bits |= BinaryTrace.mmapHasFile }
             if m.offset != 0 { bits |= BinaryTrace.mmapHasOffset }
+            if m.flags.contains(.vpagetable) { bits |= BinaryTrace.mmapVPageTable }
             c.putVarint(bits)
             if let fid = m.fileID { c.putVarint(UInt64(fid)) }
             if m.offset != 0 { c.putVarint(m.offset) }
@@ -206,6 +211,15 @@ final class BinaryTraceEncoder {
             putRange(&c, BinaryTrace.tagMunlock, pid, address, length)
         case .dropCaches:
             c.put(BinaryTrace.tagDropCaches)
+        case .setmap(let pid, let address, let length, let value):
+            putRange(&c, BinaryTrace.tagMadvise, pid, address, length)
+            c.put(BinaryTrace.adviceSetmap)
+            c.putVarint(value)
+        case .store(let pid, let address, let value):
+            c.put(BinaryTrace.tagStore)
+            c.putVarint(UInt64(pid))
+            c.putVarint(address)
+            c.putVarint(value)
         }
     }
 

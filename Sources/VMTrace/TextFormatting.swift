@@ -181,6 +181,7 @@ extension TraceEvent: CustomStringConvertible {
             if m.flags.contains(.nosync) { c.put(" nosync") }
             if m.flags.contains(.device) { c.put(" device") }
             if m.flags.contains(.uksmap) { c.put(" uksmap") }
+            if m.flags.contains(.vpagetable) { c.put(" vpagetable") }
         case .munmap(let pid, let address, let length):
             putRange(&c, "munmap ", pid, address, length)
         case .mprotect(let pid, let address, let length, let protection):
@@ -197,6 +198,17 @@ extension TraceEvent: CustomStringConvertible {
             putRange(&c, "munlock ", pid, address, length)
         case .dropCaches:
             c.put("drop_caches")
+        case .setmap(let pid, let address, let length, let value):
+            putRange(&c, "madvise ", pid, address, length)
+            c.put(" setmap ")
+            c.putHex(value)
+        case .store(let pid, let address, let value):
+            c.put("store ")
+            c.putDecimal(UInt64(pid))
+            c.put(32)
+            c.putHex(address)
+            c.put(32)
+            c.putHex(value)
         }
     }
 
@@ -231,6 +243,7 @@ extension Advice {
         case .willneed: return "willneed"
         case .dontneed: return "dontneed"
         case .free: return "free"
+        case .inval: return "inval"
         }
     }
 }

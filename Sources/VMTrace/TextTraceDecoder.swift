@@ -371,16 +371,24 @@ final class TextTraceDecoder: EventDecoder {
         } else if l.tokenIs(keyword, "madvise") {
             let (pid, address, length) = try parseRange(&l)
             guard let r = l.token() else { throw LineError("missing ADVICE") }
-            guard let advice = Advice(keyword: Substring(l.text(r))) else {
-                throw LineError("bad ADVICE '\(l.text(r))' (normal, random, sequential, willneed, dontneed, free)")
+            if l.tokenIs(r, "setmap") {
+                event = .setmap(pid: pid, address: address, length: length, value: try l.number("VALUE"))
+            } else {
+                guard let advice = Advice(keyword: Substring(l.text(r))) else {
+                    throw LineError("bad ADVICE '\(l.text(r))' (normal, random, sequential, willneed, dontneed, free, inval, setmap VALUE)")
+                }
+                event = .madvise(pid: pid, address: address, length: length, advice: advice)
             }
-            event = .madvise(pid: pid, address: address, length: length, advice: advice)
         } else if l.tokenIs(keyword, "mlock") {
             let (pid, address, length) = try parseRange(&l)
             event = .mlock(pid: pid, address: address, length: length)
         } else if l.tokenIs(keyword, "munlock") {
             let (pid, address, length) = try parseRange(&l)
             event = .munlock(pid: pid, address: address, length: length)
+        } else if l.tokenIs(keyword, "store") {
+            let pid = try l.number32("PID")
+            let address = try l.number("ADDR")
+            event = .store(pid: pid, address: address, value: try l.number("VALUE"))
         } else if l.tokenIs(keyword, "drop_caches") {
             event = .dropCaches
         } else if l.tokenIs(keyword, "vmtrace") {
@@ -438,8 +446,10 @@ final class TextTraceDecoder: EventDecoder {
                 flag = .device
             } else if l.tokenIs(r, "uksmap") {
                 flag = .uksmap
+            } else if l.tokenIs(r, "vpagetable") {
+                flag = .vpagetable
             } else {
-                throw LineError("unknown mmap option '\(l.text(r))' (off=OFF, stack, nosync, device, uksmap)")
+                throw LineError("unknown mmap option '\(l.text(r))' (off=OFF, stack, nosync, device, uksmap, vpagetable)")
             }
             guard !flags.contains(flag) else { throw LineError("'\(l.text(r))' given twice") }
             flags.insert(flag)

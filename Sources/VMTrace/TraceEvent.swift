@@ -79,6 +79,8 @@ public struct Access: Hashable, Sendable {
 /// madvise(2) advice values the trace can name.
 public enum Advice: UInt8, CaseIterable, Sendable {
     case normal = 0, random = 1, sequential = 2, willneed = 3, dontneed = 4, free = 5
+    /// MADV_INVAL: drop the real PTEs of the range (a vkernel after changing its page tables).
+    case inval = 6
 
     public var keyword: String { staticKeyword.description }
 
@@ -102,6 +104,8 @@ public struct MmapFlags: OptionSet, Hashable, Sendable {
     public static let device = MmapFlags(rawValue: 1 << 3)
     /// `uksmap`: a user-kernel shared map.
     public static let uksmap = MmapFlags(rawValue: 1 << 4)
+    /// `vpagetable`: MAP_VPAGETABLE, an entry governed by a virtual page table (a vkernel).
+    public static let vpagetable = MmapFlags(rawValue: 1 << 5)
 }
 
 /// The `mmap` event's fields.
@@ -142,7 +146,7 @@ public enum TraceEvent: Hashable, Sendable {
     case exec(pid: UInt32)
     /// `exit PID`
     case exit(pid: UInt32)
-    /// `mmap PID ADDR LEN PROT private|shared anon|file=FID [off=OFF] [stack] [nosync] [device] [uksmap]`
+    /// `mmap PID ADDR LEN PROT private|shared anon|file=FID [off=OFF] [stack] [nosync] [device] [uksmap] [vpagetable]`
     case mmap(Mapping)
     /// `munmap PID ADDR LEN`
     case munmap(pid: UInt32, address: UInt64, length: UInt64)
@@ -158,4 +162,9 @@ public enum TraceEvent: Hashable, Sendable {
     case access(Access)
     /// `drop_caches`
     case dropCaches
+    /// `madvise PID ADDR LEN setmap VALUE`: mcontrol(MADV_SETMAP), VALUE becomes the master
+    /// page-directory entry of the range's VPAGETABLE entries.
+    case setmap(pid: UInt32, address: UInt64, length: UInt64, value: UInt64)
+    /// `store PID ADDR VALUE`: a user-mode 8-byte write at an 8-aligned ADDR whose data is kept.
+    case store(pid: UInt32, address: UInt64, value: UInt64)
 }

@@ -19,13 +19,15 @@ extension TraceEvent {
         case .mlock: return "mlock"
         case .munlock: return "munlock"
         case .dropCaches: return "drop_caches"
+        case .setmap: return "madvise"
+        case .store: return "store"
         }
     }
 
     /// Every keyword of SPEC §1 in table order.
     public static let allKeywords = [
         "file", "proc", "threads", "fork", "exec", "exit", "mmap", "munmap", "mprotect", "madvise",
-        "mlock", "munlock", "r", "w", "x", "kr", "kw", "peek", "poke", "drop_caches",
+        "mlock", "munlock", "r", "w", "x", "kr", "kw", "peek", "poke", "drop_caches", "store",
     ]
 }
 

@@ -111,11 +111,16 @@ public struct TraceValidator {
         case .munmap(let pid, let address, let length),
              .mprotect(let pid, let address, let length, _),
              .madvise(let pid, let address, let length, _),
+             .setmap(let pid, let address, let length, _),
              .mlock(let pid, let address, let length),
              .munlock(let pid, let address, let length):
             return rangeEventProblem(pid, address, length)
         case .dropCaches:
             break
+        case .store(let pid, let address, _):
+            if let problem = processProblem(pid) { return problem }
+            // An 8-byte word never straddles a page, so a store is one page's data.
+            if address % 8 != 0 { return "store address \(hex(address)) is not 8-byte aligned" }
         }
         return nil
     }

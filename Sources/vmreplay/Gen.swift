@@ -24,7 +24,7 @@ struct Gen: ParsableCommand {
               vmreplay gen shell-loop --iterations 20 -o - | less
             """,
         subcommands: [GenSynthetic.self, GenSeqAnon.self, GenRandomAnon.self, GenFileScan.self, GenHeap.self,
-                      GenShellLoop.self, GenForkServer.self, GenStackDeep.self]
+                      GenShellLoop.self, GenForkServer.self, GenStackDeep.self, GenVKernel.self]
     )
 }
 
@@ -415,6 +415,54 @@ struct GenStackDeep: ParsableCommand {
     func run() throws {
         try common.write(StackDeepWorkload(depth: depth.value, frame: frame.bytes, recursions: recursions.value,
                                            seed: common.seed))
+    }
+}
+
+struct GenVKernel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vkernel",
+        abstract: "A vkernel's guest behind a virtual page table (MAP_VPAGETABLE).",
+        discussion: """
+            One process, a DragonFly vkernel, maps its guest's memory with `mmap ... vpagetable` \
+            and builds a four-level virtual page table in it with `store` events, through a \
+            linear master entry (`madvise ... setmap` with VPTE_PS); then it points the master \
+            entry at the table and the guest runs: --touches 8-byte accesses to its \
+            --guest-pages pages (80% to a hot quarter), writes with probability \
+            --write-fraction except to the first eighth, which the table maps read-only. Every \
+            fault walks the table (vm_fault_vpagetable): reads map pages read-only until VPTE_M \
+            is set, so a page's first write after a read faults again. --scans times the vkernel \
+            clears VPTE_A and VPTE_M in every fourth leaf (the pageout scan of a guest kernel), \
+            and now and then the guest switches context (MADV_INVAL).
+
+            Example:
+              vmreplay gen vkernel --guest-pages 1K --touches 100K -o vk.vmt.gz
+            """
+    )
+
+    @Option(help: "Guest pages the table maps.")
+    var guestPages = Count(256)
+
+    @Option(help: "Guest accesses.")
+    var touches = Count(20_000)
+
+    @Option(help: ArgumentHelp("Fraction of accesses to writable pages that are writes (0 to 1).", valueName: "fraction"))
+    var writeFraction = 0.3
+
+    @Option(help: "Page scans that clear VPTE_A and VPTE_M.")
+    var scans = Count(2)
+
+    @OptionGroup var common: GenOutput
+
+    func validate() throws {
+        try checkFraction(writeFraction, "--write-fraction")
+        guard guestPages.value >= 1, guestPages.value <= 1 << 24 else {
+            throw ValidationError("--guest-pages must be between 1 and 16M")
+        }
+    }
+
+    func run() throws {
+        try common.write(VKernelWorkload(guestPages: guestPages.value, touches: touches.value,
+                                         writeFraction: writeFraction, scans: scans.value, seed: common.seed))
     }
 }
 

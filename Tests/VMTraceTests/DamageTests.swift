@@ -167,10 +167,14 @@ final class DamageTests: TraceTestCase {
         // A pid over 32 bits.
         XCTAssertTrue(binaryError([0x02, 0x80, 0x80, 0x80, 0x80, 0x10, 0x01])?.message.contains("larger than") ?? false)
         // Unknown mmap flag bits, file flags, protection and advice bytes.
-        XCTAssertTrue(binaryError(proc1 + [0x07, 0x01, 0x00, 0x80, 0x20, 0x80, 0x08])?.message.contains("mmap flag") ?? false)
+        XCTAssertTrue(binaryError(proc1 + [0x07, 0x01, 0x00, 0x80, 0x20, 0x80, 0x10])?.message.contains("mmap flag") ?? false)
         XCTAssertTrue(binaryError([0x01, 0x01, 0x00, 0x02, 0x00])?.message.contains("file flags") ?? false)
         XCTAssertTrue(binaryError(proc1 + [0x09, 0x01, 0x00, 0x80, 0x20, 0x08])?.message.contains("protection") ?? false)
-        XCTAssertTrue(binaryError(proc1 + [0x0A, 0x01, 0x00, 0x80, 0x20, 0x06])?.message.contains("advice") ?? false)
+        XCTAssertTrue(binaryError(proc1 + [0x0A, 0x01, 0x00, 0x80, 0x20, 0x08])?.message.contains("advice") ?? false)
+        // A setmap (advice byte 7) without its VALUE, a store cut short, a misaligned store.
+        XCTAssertTrue(binaryError(proc1 + [0x0A, 0x01, 0x00, 0x80, 0x20, 0x07])?.message.contains("truncated") ?? false)
+        XCTAssertTrue(binaryError(proc1 + [0x0E, 0x01, 0x08])?.message.contains("truncated") ?? false)
+        XCTAssertTrue(binaryError(proc1 + [0x0E, 0x01, 0x04, 0x01])?.message.contains("8-byte aligned") ?? false)
         // An access before any pid was given.
         XCTAssertTrue(binaryError([0x80, 0x00, 0x00])?.message.contains("without a pid") ?? false)
     }

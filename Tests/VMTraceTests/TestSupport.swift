@@ -164,7 +164,7 @@ struct RandomTraceGenerator {
                 continue
             }
             let pid = pick(live)
-            switch rng.below(20) {
+            switch rng.below(22) {
             case 0:
                 var p = path()
                 let resident = rng.percent(50)
@@ -194,7 +194,7 @@ struct RandomTraceGenerator {
                 let offset = rng.percent(50) ? 0 : rng.below((UInt64.max - l) / 4096) * 4096
                 out.append(.mmap(Mapping(pid: pid, address: a, length: l,
                                          protection: Protection(rawValue: UInt8(rng.below(8))),
-                                         flags: MmapFlags(rawValue: UInt8(rng.below(32))),
+                                         flags: MmapFlags(rawValue: UInt8(rng.below(64))),
                                          fileID: fileID, offset: offset)))
             case 8:
                 let (a, l) = range()
@@ -210,6 +210,11 @@ struct RandomTraceGenerator {
                 out.append(rng.percent(50) ? .mlock(pid: pid, address: a, length: l) : .munlock(pid: pid, address: a, length: l))
             case 12:
                 out.append(.dropCaches)
+            case 13:
+                let (a, l) = range()
+                out.append(.setmap(pid: pid, address: a, length: l, value: rng.percent(50) ? rng.next() : rng.below(1 << 20)))
+            case 14:
+                out.append(.store(pid: pid, address: address() & ~7, value: rng.percent(30) ? 0 : rng.next()))
             default:
                 // Accesses, often in runs so deltas repeat.
                 let kind = pick(AccessKind.allCases)

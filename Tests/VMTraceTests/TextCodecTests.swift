@@ -20,6 +20,10 @@ final class TextCodecTests: TraceTestCase {
             exec 3
             mmap 1 0x10000000 64K rw- private anon
             mmap 1 0x400000 8192 r-x shared file=7 off=4K stack nosync device uksmap
+            mmap 1 0x20000000 64K rw- private anon vpagetable
+            madvise 1 0x20000000 64K setmap 0x8000000000001083
+            store 1 0x20000008 0xffffffffffffffff
+            store 1 536870928 0
             munmap 1 0x10000000 4096
             mprotect 1 0x10001000 4K r--
             madvise 1 0x10002000 4K willneed
@@ -47,6 +51,11 @@ final class TextCodecTests: TraceTestCase {
             .mmap(Mapping(pid: 1, address: 0x1000_0000, length: 65536, protection: [.read, .write])),
             .mmap(Mapping(pid: 1, address: 0x40_0000, length: 8192, protection: [.read, .execute],
                           flags: [.shared, .stack, .nosync, .device, .uksmap], fileID: 7, offset: 4096)),
+            .mmap(Mapping(pid: 1, address: 0x2000_0000, length: 65536, protection: [.read, .write],
+                          flags: [.vpagetable])),
+            .setmap(pid: 1, address: 0x2000_0000, length: 65536, value: 0x8000_0000_0000_1083),
+            .store(pid: 1, address: 0x2000_0008, value: 0xFFFF_FFFF_FFFF_FFFF),
+            .store(pid: 1, address: 0x2000_0010, value: 0),
             .munmap(pid: 1, address: 0x1000_0000, length: 4096),
             .mprotect(pid: 1, address: 0x1000_1000, length: 4096, protection: .read),
             .madvise(pid: 1, address: 0x1000_2000, length: 4096, advice: .willneed),
@@ -127,6 +136,17 @@ final class TextCodecTests: TraceTestCase {
             .file(id: 2, size: 10, resident: true, path: "resident x"),
             .file(id: 3, size: 10, resident: false, path: ""),
         ])
+    }
+
+    /// `store` needs an 8-aligned address (one word of one page) and a VALUE; `setmap` a VALUE.
+    func testStoreAndSetmapErrors() {
+        let unaligned = parseError("vmtrace 1\nproc 1\nstore 1 0x1004 7\n")
+        XCTAssertEqual(unaligned?.line, 3)
+        XCTAssertTrue(unaligned?.message.contains("not 8-byte aligned") ?? false, unaligned?.message ?? "")
+        XCTAssertEqual(parseError("vmtrace 1\nproc 1\nstore 1 0x1000\n")?.line, 3)
+        XCTAssertEqual(parseError("vmtrace 1\nproc 1\nstore 2 0x1000 1\n")?.line, 3)
+        XCTAssertEqual(parseError("vmtrace 1\nproc 1\nmadvise 1 0x1000 4K setmap\n")?.line, 3)
+        XCTAssertEqual(parseError("vmtrace 1\nproc 1\nmadvise 1 0x1000 4K setmap 1 2\n")?.line, 3)
     }
 
     func testOverlongPathsAndLines() {

@@ -126,6 +126,8 @@ func smallWorkloads(seed: UInt64) -> [(name: String, events: AnySequence<TraceEv
         ("fork-server", AnySequence(ForkServerWorkload(workers: 4, heapSize: 2 << 20, requests: 150, earlyExit: 0.5,
                                                        seed: seed))),
         ("stack-deep", AnySequence(StackDeepWorkload(depth: 3000, frame: 200, recursions: 2, seed: seed))),
+        ("vkernel", AnySequence(VKernelWorkload(guestPages: 700, touches: 5000, writeFraction: 0.5, scans: 3,
+                                                seed: seed))),
     ]
 }
 
@@ -241,6 +243,7 @@ final class WorkloadTests: TraceTestCase {
             ("shell-loop", AnySequence(ShellLoopWorkload(iterations: 1 << 40))),
             ("fork-server", AnySequence(ForkServerWorkload(workers: 1000, heapSize: 1 << 30, requests: 1 << 40))),
             ("stack-deep", AnySequence(StackDeepWorkload(depth: 1 << 20, frame: 16, recursions: 1 << 40))),
+            ("vkernel", AnySequence(VKernelWorkload(guestPages: 4096, touches: 1 << 40))),
         ]
         for (name, events) in huge {
             var n = 0
@@ -275,7 +278,8 @@ final class WorkloadTests: TraceTestCase {
         XCTAssertEqual(try TraceReader.readAll(path: out), Array(SyntheticWorkload(accesses: 1000)))
         for bad in [["seq-anon", "--write-fraction", "1.5"], ["heap", "--max-heap", "512K"],
                     ["file-scan", "--advice", "dontneed"], ["shell-loop", "--program-size", "4K"],
-                    ["fork-server", "--workers", "0"], ["stack-deep", "--frame", "0"], ["no-such"]] {
+                    ["fork-server", "--workers", "0"], ["stack-deep", "--frame", "0"], ["vkernel", "--guest-pages", "0"],
+                    ["no-such"]] {
             XCTAssertEqual(try run(["gen"] + bad + ["-o", out]), 64, "\(bad)")
         }
     }
