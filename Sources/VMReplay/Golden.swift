@@ -122,9 +122,7 @@ public enum GoldenCheck {
     public static func compare(golden: Golden, report: Report, actualChecksum: TraceChecksum,
                                keyGlobs: [String] = []) -> CheckOutcome
     {
-        func selected(_ key: String) -> Bool {
-            keyGlobs.isEmpty || keyGlobs.contains { fnmatch($0, key, 0) == 0 }
-        }
+        let selected = KeySelection(keyGlobs).selects
         let goldenValues = Dictionary(golden.values.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         var differences: [GoldenDifference] = []
         var compared = 0

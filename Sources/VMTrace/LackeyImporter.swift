@@ -22,6 +22,9 @@ public struct LackeyImportOptions: Sendable {
     public var merge = false
     /// Declare every file `resident` (its pages start in the page cache).
     public var resident = false
+    /// The directory the recorded program started in: relative paths it opened are made
+    /// absolute against it (and against its chdir()s), so the trace names real files.
+    public var startDirectory: String?
 
     public init() {}
 }
@@ -58,6 +61,11 @@ public struct LackeyImportSummary: Sendable {
     public var mergedAccesses: UInt64 = 0
     /// Things a user should know (missing logs, truncated last lines, damaged layouts).
     public var notes: [String] = []
+    /// Programs whose log is missing (lost at a second exec of one pid, or never given): their
+    /// accesses are not in the trace. A recording with any is partial.
+    public var missingProgramLogs: [String] = []
+    /// Startup layouts of those programs, passed over so that the next program gets its own.
+    public var skippedLayouts = 0
     public var skippedLines = 0
     public var skippedErrors: [TraceError] = []
 }
@@ -288,6 +296,7 @@ public final class LackeyImporter {
         usedPids.insert(pid)
         if emitting { summary.processes += 1 }
         let p = Process(realPid: realPid, pid: pid)
+        p.cwd = options.startDirectory
         if let parent {
             p.space = parent.space.copy()
             p.fds = parent.fds
@@ -308,10 +317,13 @@ public final class LackeyImporter {
             guard let execPath = try runLog(log, process, start) else { break }
             guard let next = nextExecLog(process.realPid) else {
                 note("\(infos[log].name): process \(process.realPid) exec'd \(execPath), but no log of that program was given")
+                if emitting { summary.missingProgramLogs.append(execPath) }
                 try emit(.exec(pid: process.pid))
                 break
             }
-            checkExec(execPath, infos[next], from: infos[log])
+            if let runs = checkExec(execPath, infos[next], from: infos[log]) {
+                skipLayouts(of: process.realPid, until: runs)
+            }
             log = next
             start = .exec
         }
@@ -323,13 +335,29 @@ public final class LackeyImporter {
     }
 
     /// Notes an exec whose program is not the one the next log ran: the log of the program in
-    /// between was lost (Valgrind reopens a pid's --log-file name at each exec).
-    private func checkExec(_ path: String, _ next: LogInfo, from: LogInfo) {
-        guard let command = next.command else { return }
+    /// between was lost (Valgrind reopens a pid's --log-file name at each exec). Returns the
+    /// executable the next log runs in that case.
+    private func checkExec(_ path: String, _ next: LogInfo, from: LogInfo) -> String? {
+        guard let command = next.command else { return nil }
         let exe = Self.executable(of: command)
-        if exe != path && Self.baseName(exe) != Self.baseName(path) {
-            note("\(from.name): process \(from.pid) exec'd \(path) but the next log (\(next.name)) runs \(exe): the log of \(path) is missing (see docs/recording.md)")
-        }
+        guard exe != path && Self.baseName(exe) != Self.baseName(path) else { return nil }
+        note("\(from.name): process \(from.pid) exec'd \(path) but the next log (\(next.name)) runs \(exe): the log of \(path) is missing (see docs/recording.md)")
+        if emitting { summary.missingProgramLogs.append(path) }
+        return exe
+    }
+
+    /// After a lost log, the pid's next startup layouts may be those of the lost programs (a
+    /// `#!` script's interpreter chain: env, then bash). Passes over them up to the first layout
+    /// of `executable`, so that the program whose log follows starts in its own address space
+    /// rather than a lost program's (issue 12 §6). Without such a layout nothing is skipped.
+    private func skipLayouts(of pid: UInt32, until executable: String) {
+        guard let list = layouts.byPid[pid] else { return }
+        let cursor = layoutCursor[pid, default: 0]
+        guard cursor < list.count, let match = list[cursor...].firstIndex(where: {
+            LackeyLayouts.executable(of: $0).map(Self.baseName) == Self.baseName(executable)
+        }) else { return }
+        layoutCursor[pid] = match
+        if emitting { summary.skippedLayouts += match - cursor }
     }
 
     /// The first word of a `Command:` line (Valgrind escapes blanks in it with `\`).

@@ -51,6 +51,13 @@ struct Check: ParsableCommand {
                 }
                 golden = try Golden(json: String(decoding: data, as: UTF8.self), file: expect)
             }
+            if let golden {
+                let unmatched = KeySelection(keys).unmatched(by: golden.values.map(\.key))
+                if let glob = unmatched.first {
+                    printToStandardError("vmreplay: --keys '\(glob)' matches no key of \(expect) (keys look like vm.stats.vm.v_zfod, prefault.hits)")
+                    throw ExitCode(64)
+                }
+            }
             // The golden's settings, then -s on top.
             var assignments = golden?.settings ?? []
             for s in overrides {

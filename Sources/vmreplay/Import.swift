@@ -64,6 +64,9 @@ struct ImportLackey: ParsableCommand {
     @Flag(help: "Declare every mapped file resident (its pages start in the page cache).")
     var resident = false
 
+    @Option(help: ArgumentHelp("The directory the program was started in (scripts/record.sh gives it): relative paths it opened become absolute.", valueName: "dir"))
+    var cwd: String?
+
     @Option(help: "gzip compression level for a .gz output, 1 (fast) to 9 (small).")
     var level = 6
 
@@ -83,6 +86,7 @@ struct ImportLackey: ParsableCommand {
             options.keepGoing = keepGoing
             options.merge = merge
             options.resident = resident
+            options.startDirectory = cwd
             let importer = LackeyImporter(logs: logs, options: options)
             let summary = try importer.run(output: output, compressionLevel: level)
             reportSkipped(summary.skippedLines, summary.skippedErrors)
@@ -115,6 +119,12 @@ struct ImportLackey: ParsableCommand {
             out.append("vmreplay: --merge dropped \(s.mergedAccesses) repeated access\(s.mergedAccesses == 1 ? "" : "es")")
         }
         for n in s.notes { out.append("vmreplay: note: \(n)") }
+        if !s.missingProgramLogs.isEmpty {
+            let n = s.missingProgramLogs.count
+            let names = s.missingProgramLogs.prefix(4).joined(separator: ", ") + (n > 4 ? ", ..." : "")
+            out.append("vmreplay: warning: partial recording: the log\(n == 1 ? " is" : "s are") missing for \(n) exec'd program\(n == 1 ? "" : "s") (\(names)); their accesses are not in the trace"
+                + (s.skippedLayouts > 0 ? ", and \(s.skippedLayouts) startup layout\(s.skippedLayouts == 1 ? "" : "s") of theirs went unused so that the next program starts in its own address space" : ""))
+        }
         return out
     }
 }

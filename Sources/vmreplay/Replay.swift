@@ -48,7 +48,9 @@ struct ReplayOptions: ParsableArguments {
 
     func parsedSettings() throws -> [Setting] {
         do {
-            return try settings.map { text throws(SettingError) in try Setting(parsing: text) }
+            let parsed = try settings.map { text throws(SettingError) in try Setting(parsing: text) }
+            try Setting.checkDistinctNames(parsed)
+            return parsed
         } catch {
             printToStandardError("vmreplay: \(error.description)")
             throw ExitCode(64)
