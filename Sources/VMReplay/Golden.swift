@@ -85,6 +85,8 @@ public struct GoldenDifference: Equatable, Sendable {
 
 public struct CheckOutcome: Sendable {
     public var differences: [GoldenDifference]
+    /// Keys that differ by no more than their `--tolerance` (they pass).
+    public var tolerated: [GoldenDifference] = []
     /// Deterministic keys the replay reports that the golden lacks (informational).
     public var newKeys: [String]
     public var comparedKeys: Int
@@ -93,20 +95,27 @@ public struct CheckOutcome: Sendable {
 
     public var passed: Bool { differences.isEmpty && traceMismatch == nil }
 
-    /// A readable table of the differing keys: golden, actual, delta.
+    /// A readable table of the differing keys: golden, actual, delta, and the delta as a
+    /// percentage of the golden value.
     public func renderDifferences() -> String {
-        var rows: [[String]] = [["key", "golden", "actual", "delta"]]
+        Self.renderTable(differences)
+    }
+
+    public static func renderTable(_ differences: [GoldenDifference]) -> String {
+        var rows: [[String]] = [["key", "golden", "actual", "delta", "delta%"]]
         for d in differences {
-            let delta: String
+            var delta = "-", percent = "-"
             if let g = d.golden, let a = d.actual {
-                delta = (a - g >= 0 ? "+" : "") + String(a - g)
-            } else {
-                delta = "-"
+                let change = a.subtractingReportingOverflow(g).partialValue
+                delta = (change >= 0 ? "+" : "") + String(change)
+                if g != 0 {
+                    percent = String(format: "%+.1f%%", Double(change) / Double(g.magnitude) * 100)
+                }
             }
-            rows.append([d.key, d.golden.map(String.init) ?? "(missing)", d.actual.map(String.init) ?? "(missing)", delta])
+            rows.append([d.key, d.golden.map(String.init) ?? "(missing)", d.actual.map(String.init) ?? "(missing)", delta, percent])
         }
         // The key column left-aligned, the numbers right-aligned.
-        var widths = [0, 0, 0, 0]
+        var widths = [0, 0, 0, 0, 0]
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         return rows.map { r in
             r.enumerated().map { i, c in
@@ -120,11 +129,12 @@ public struct CheckOutcome: Sendable {
 public enum GoldenCheck {
     /// Compares `report` with `golden`, restricted to keys matching `keyGlobs` (fnmatch) if any.
     public static func compare(golden: Golden, report: Report, actualChecksum: TraceChecksum,
-                               keyGlobs: [String] = []) -> CheckOutcome
+                               keyGlobs: [String] = [], tolerances: Tolerances = Tolerances()) -> CheckOutcome
     {
         let selected = KeySelection(keyGlobs).selects
         let goldenValues = Dictionary(golden.values.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         var differences: [GoldenDifference] = []
+        var tolerated: [GoldenDifference] = []
         var compared = 0
         var seen = Set<String>()
         // Report order first, then golden keys the report no longer has.
@@ -132,7 +142,13 @@ public enum GoldenCheck {
             guard let expected = goldenValues[key] else { continue }
             seen.insert(key)
             compared += 1
-            if value.asInt != expected { differences.append(GoldenDifference(key: key, golden: expected, actual: value.asInt)) }
+            guard value.asInt != expected else { continue }
+            let d = GoldenDifference(key: key, golden: expected, actual: value.asInt)
+            if let actual = value.asInt, tolerances.limit(for: key)?.allows(golden: expected, actual: actual) == true {
+                tolerated.append(d)
+            } else {
+                differences.append(d)
+            }
         }
         for (key, expected) in golden.values where !seen.contains(key) && !Report.isWallClock(key) && selected(key) {
             compared += 1
@@ -146,7 +162,7 @@ public enum GoldenCheck {
             mismatch = "the golden was made from another trace (\(golden.traceName), \(golden.checksum)); "
                 + "this trace is \(actualChecksum)"
         }
-        return CheckOutcome(differences: differences, newKeys: newKeys, comparedKeys: compared,
-                            traceMismatch: mismatch)
+        return CheckOutcome(differences: differences, tolerated: tolerated, newKeys: newKeys,
+                            comparedKeys: compared, traceMismatch: mismatch)
     }
 }

@@ -113,9 +113,13 @@ extension Report {
         func v(_ k: String) -> Int64 { self[k]?.asInt ?? 0 }
         guard self["trap.page_faults"] != nil else { return [] }
         let g = { (k: String) in Report.grouped(.int(v(k))) }
+        func counted(_ n: Int64, _ one: String, _ many: String) -> String {
+            "\(Report.grouped(.int(n))) \(n == 1 ? one : many)"
+        }
+        let processes = Int64(keys.filter { $0.hasPrefix("proc.") && $0.hasSuffix(".ru_minflt") }.count)
         var lines = [
-            "\(g("replay.accesses")) accesses by \(self.keys.filter { $0.hasPrefix("proc.") && $0.hasSuffix(".ru_minflt") }.count) process(es) "
-                + "raised \(g("trap.page_faults")) page faults (\(g("trap.sigsegv")) SIGSEGV)",
+            "\(counted(v("replay.accesses"), "access", "accesses")) by \(counted(processes, "process", "processes")) "
+                + "raised \(counted(v("trap.page_faults"), "page fault", "page faults")) (\(g("trap.sigsegv")) SIGSEGV)",
             "vm_fault: \(g("vm.stats.vm.v_vm_faults")) v_vm_faults, \(g("vm.stats.vm.v_zfod")) zero-fill, "
                 + "\(g("vm.stats.vm.v_cow_faults")) copy-on-write, \(g("rusage.ru_majflt")) major (ru_majflt), "
                 + "\(g("rusage.ru_minflt")) ru_minflt",

@@ -35,6 +35,10 @@ public struct LackeyImportSummary: Sendable {
     public var lines: UInt64 = 0
     /// `I`/`L`/`S`/`M` records read.
     public var accessRecords: UInt64 = 0
+    /// Access events written (r/w/x/kw): an `M` record is two, a read and a write; exec's
+    /// stack image is one `kw`; `--merge` drops some. This is what `replay.accesses` and
+    /// `info`'s "accesses" count.
+    public var accesses: UInt64 = 0
     public var events: UInt64 = 0
     public var processes = 0
     public var forks = 0
@@ -652,6 +656,7 @@ public final class LackeyImporter {
                 }
                 try sink(.access(a))
                 summary.events += 1
+                summary.accesses += 1
                 lastAccess = (a.pid, a.kind, page)
                 return
             }
@@ -659,6 +664,7 @@ public final class LackeyImporter {
         }
         try sink(.access(a))
         summary.events += 1
+        summary.accesses += 1
     }
 
     private func map(_ process: Process, _ r: LackeyRegion) throws {
@@ -915,6 +921,10 @@ public final class LackeyImporter {
     /// fork: the child's logs run here, in full, before the parent's log goes on.
     private func fork(_ parent: Process, _ childPid: UInt32) throws {
         let child = newProcess(childPid, from: parent)
+        // The child's programs are instances of their own; what the parent touches after the
+        // fork belongs to the parent's program again (its inferred mappings: issue 17 item 3).
+        let parentInstance = currentInstance
+        defer { currentInstance = parentInstance }
         try emit(.fork(parent: parent.pid, child: child.pid))
         if emitting { summary.forks += 1 }
         let forkLog = infos.indices.first {

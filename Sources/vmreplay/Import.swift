@@ -98,7 +98,7 @@ struct ImportLackey: ParsableCommand {
     static func describe(_ s: LackeyImportSummary) -> [String] {
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         var out: [String] = []
-        out.append("vmreplay: imported \(s.logs) log\(s.logs == 1 ? "" : "s"): \(s.processes) process\(s.processes == 1 ? "" : "es"), \(s.forks) fork\(s.forks == 1 ? "" : "s"), \(s.execs) exec\(s.execs == 1 ? "" : "s"), \(s.files) file\(s.files == 1 ? "" : "s"); \(s.accessRecords) access\(s.accessRecords == 1 ? "" : "es"), \(s.events) events")
+        out.append("vmreplay: imported \(s.logs) log\(s.logs == 1 ? "" : "s"): \(s.processes) process\(s.processes == 1 ? "" : "es"), \(s.forks) fork\(s.forks == 1 ? "" : "s"), \(s.execs) exec\(s.execs == 1 ? "" : "s"), \(s.files) file\(s.files == 1 ? "" : "s"); \(s.accesses) access\(s.accesses == 1 ? "" : "es") from \(s.accessRecords) Lackey record\(s.accessRecords == 1 ? "" : "s") (M is a read and a write), \(s.events) events")
         out.append("vmreplay: startup layouts used: \(s.layoutsUsed); system calls applied: \(s.appliedSyscalls), failed: \(s.failedSyscalls), ignored: \(s.ignoredSyscalls.values.reduce(0, +))")
         if !s.ignoredSyscalls.isEmpty {
             let top = s.ignoredSyscalls.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
@@ -107,7 +107,11 @@ struct ImportLackey: ParsableCommand {
         }
         out.append("vmreplay: \(s.inferredAccesses) access\(s.inferredAccesses == 1 ? "" : "es") needed an inferred mapping; \(s.inferredRegions.count) region\(s.inferredRegions.count == 1 ? "" : "s") inferred")
         for r in s.inferredRegions {
-            out.append("vmreplay:   pid \(r.pid) \(hex(r.start))-\(hex(r.end)) \(r.protection)\(r.stack ? " stack" : ""): \(r.pages) page\(r.pages == 1 ? "" : "s") touched by \(r.accesses) access\(r.accesses == 1 ? "" : "es")")
+            out.append("vmreplay:   pid \(r.pid) \(hex(r.start))-\(hex(r.end)) \(r.protection)\(r.stack ? " stack" : ""): \(r.pages) distinct page\(r.pages == 1 ? "" : "s"), \(r.accesses) access\(r.accesses == 1 ? "" : "es")")
+        }
+        if !s.inferredRegions.isEmpty {
+            let pages = s.inferredRegions.reduce(0) { $0 + $1.pages }
+            out.append("vmreplay: note: inferred regions are anonymous memory: their \(pages) distinct page\(pages == 1 ? "" : "s") replay as zero-fill faults (v_zfod) even where the program really mapped a file (its executable, ld.so, libraries), so zero-fill and traps come out higher than with --layout (docs/recording.md has figures); scripts/record.sh passes --layout")
         }
         if s.kernelAddressAccesses > 0 {
             out.append("vmreplay: \(s.kernelAddressAccesses) access\(s.kernelAddressAccesses == 1 ? "" : "es") at kernel addresses (no mapping possible; the replay counts them as SIGSEGV)")

@@ -14,8 +14,10 @@ struct Info: ParsableCommand {
             Reads the whole trace (validating it as a replay would) and prints: the format \
             detected, compressed and raw sizes, event counts by kind, the processes and \
             files declared, the bytes mapped by mmap, accesses by kind, the lowest and \
-            highest byte address accessed, and the number of distinct pages touched \
-            (4 KiB pages, counted per process).
+            highest byte address accessed, and the number of distinct pages (4 KiB pages \
+            accessed at least once, each counted once per process; replay.pages_touched is \
+            another figure: every page of every access). An access is one r/w/x/kr/kw/peek/poke \
+            event, as in replay.accesses.
 
             Examples:
               vmreplay info trace.vmt.gz

@@ -25,7 +25,7 @@ struct SweepCommand: ParsableCommand {
             others.
 
             Examples:
-              vmreplay sweep traces/fork-server.vmt.gz -s vm.prefault_pages=0,1,2,4,8,16,32 -s vm.shared_fault=0,1 --plot sweep.svg
+              vmreplay sweep traces/gen-fork-server.vmt.gz -s vm.prefault_pages=0,1,2,4,8,16,32 -s vm.shared_fault=0,1 --plot sweep.svg
               vmreplay sweep trace.txt -s vm.prefault_pages=0..64:x2 --format csv > sweep.csv
             """
     )
