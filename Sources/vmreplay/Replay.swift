@@ -98,6 +98,7 @@ struct Replay: ParsableCommand {
               vmreplay replay trace.vmt.gz --format json -o report.json
               vmreplay replay big.vmt.gz --phys-mem 256M --swap 1G --format sysctl
               vmreplay replay trace.txt -s vm.debug_fault=10   (first 10 faults, seed format, on stderr)
+              vmreplay replay trace.vmt.gz --skip 1M --warmup 1M --window 100K
 
             Exit status: 0 success, 64 bad option or setting, 65 malformed trace, 66 missing \
             input, 73/74 output errors.
@@ -118,6 +119,8 @@ struct Replay: ParsableCommand {
     @Flag(help: "Only inflate and parse the trace (no simulation): a decoding benchmark.")
     var decodeOnly = false
 
+    @OptionGroup var windowOptions: WindowOptions
+
     func run() throws {
         let settings = try options.parsedSettings()
         var assignments: [(String, Int64)] = []
@@ -135,6 +138,11 @@ struct Replay: ParsableCommand {
             if decodeOnly {
                 let report = try ReplayDriver.decodeOnly(path: trace, keepGoing: options.keepGoing)
                 printToStandardOutput(report.render(format))
+                return
+            }
+            if let windows = try windowOptions.windows(format: format) {
+                try runWindowedReplay(trace: trace, configuration: config, windows: windows, keepGoing: options.keepGoing,
+                                      format: format, output: output)
                 return
             }
             let result = try runReplayJob(trace: trace, progress: progress) {
