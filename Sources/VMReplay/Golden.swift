@@ -53,6 +53,11 @@ public struct Golden: Sendable {
         guard let data = text.data(using: .utf8),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw bad("invalid JSON") }
+        // A `replay --format json` report (its header names the trace and the settings).
+        if root["vmreplay_golden"] == nil, let fromReport = try Golden(reportJSON: root, file: file) {
+            self = fromReport
+            return
+        }
         guard let version = root["vmreplay_golden"] as? Int else { throw bad("no \"vmreplay_golden\" version") }
         guard version == Golden.formatVersion else { throw bad("version \(version) is not \(Golden.formatVersion)") }
         guard let trace = root["trace"] as? [String: Any], let name = trace["name"] as? String,

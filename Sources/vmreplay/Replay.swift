@@ -121,6 +121,9 @@ struct Replay: ParsableCommand {
 
     @OptionGroup var windowOptions: WindowOptions
 
+    @Option(help: ArgumentHelp("Report only the keys matching this glob (repeatable), like `sysctl -n` or check --keys; a glob that matches nothing is an error.", valueName: "glob"))
+    var keys: [String] = []
+
     func run() throws {
         let settings = try options.parsedSettings()
         var assignments: [(String, Int64)] = []
@@ -150,7 +153,8 @@ struct Replay: ParsableCommand {
                                      progress: progress.update, console: printToStandardError)
             }
             reportSkipped(result.skipped, result.samples)
-            try emit(result.0.render(format), to: output)
+            try emit(try ReportOutput.render(result.0, format: format, keys: keys, trace: trace,
+                                             settings: assignments, configuration: config), to: output)
         }
     }
 }
