@@ -89,8 +89,13 @@ struct Check: ParsableCommand {
             }
             var config = try options.configuration(assignments.map { ($0.name, $0.value) })
             if let golden {
-                if options.physMem == nil { config.physicalMemory = golden.physicalMemory }
-                if options.swap == nil { config.swap = golden.swap }
+                // -s vmreplay.phys_mem / vmreplay.swap on the command line win, as --phys-mem does.
+                if options.physMem == nil && !overrides.contains(where: { $0.name == MachineSetting.physicalMemory.rawValue }) {
+                    config.physicalMemory = golden.physicalMemory
+                }
+                if options.swap == nil && !overrides.contains(where: { $0.name == MachineSetting.swap.rawValue }) {
+                    config.swap = golden.swap
+                }
             }
             let checksum = try TraceChecksum.of(path: trace)
             let progress = ProgressLine(label: "check", requested: options.progress)

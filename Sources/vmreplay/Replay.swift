@@ -19,6 +19,21 @@ struct ByteSize: ExpressibleByArgument {
     }
 }
 
+/// One byte size, or a list of them for `sweep` (32M,64M).
+struct ByteSizeList: ExpressibleByArgument {
+    var all: [UInt64]
+    var bytes: UInt64 { all[0] }
+    init?(argument: String) {
+        var sizes: [UInt64] = []
+        for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let size = ByteSize(argument: String(part)) else { return nil }
+            sizes.append(size.bytes)
+        }
+        guard !sizes.isEmpty else { return nil }
+        all = sizes
+    }
+}
+
 extension ReportFormat: ExpressibleByArgument {}
 
 /// Options every replaying command shares.
@@ -29,10 +44,10 @@ struct ReplayOptions: ParsableArguments {
     var settings: [String] = []
 
     @Option(help: ArgumentHelp("Simulated physical memory (K/M/G/T suffixes; default 64G, so nothing pages).", valueName: "size"))
-    var physMem: ByteSize?
+    var physMem: ByteSizeList?
 
     @Option(help: ArgumentHelp("Simulated swap space (K/M/G/T suffixes; default 0: dirty anonymous pages cannot be paged out).", valueName: "size"))
-    var swap: ByteSize?
+    var swap: ByteSizeList?
 
     @Flag(inversion: .prefixedNo, help: "Show a progress line on stderr (default: when stderr is a terminal).")
     var progress: Bool?
@@ -59,8 +74,12 @@ struct ReplayOptions: ParsableArguments {
 
     func configuration(_ assignments: [(String, Int64)]) throws -> ReplayConfiguration {
         var c = ReplayConfiguration()
-        do { c.tunables = try Setting.tunables(assignments) } catch {
+        do { c = try Setting.configuration(assignments, base: c) } catch {
             printToStandardError("vmreplay: \(error.description)")
+            throw ExitCode(64)
+        }
+        guard (physMem?.all.count ?? 1) == 1, (swap?.all.count ?? 1) == 1 else {
+            printToStandardError("vmreplay: --phys-mem and --swap take one size here (`vmreplay sweep` takes a list)")
             throw ExitCode(64)
         }
         if let physMem {
