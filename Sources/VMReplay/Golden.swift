@@ -17,6 +17,8 @@ public struct Golden: Sendable {
     public var swap: UInt64
     /// Every deterministic report key and its value, in report order.
     public var values: [(key: String, value: Int64)]
+    /// Command names by pid (`proc.PID.comm`), to match processes of a re-recorded program.
+    public var processNames: [UInt32: String] = [:]
 
     public init(traceName: String, checksum: TraceChecksum, settings: [(name: String, value: Int64)],
                 configuration: ReplayConfiguration, report: Report)
@@ -30,6 +32,7 @@ public struct Golden: Sendable {
             guard !Report.isWallClock(e.key), let v = e.value.asInt else { return nil }
             return (e.key, v)
         }
+        processNames = report.processNames
     }
 
     /// The golden as pretty JSON, keys in report order (stable diffs in version control).
@@ -41,6 +44,10 @@ public struct Golden: Sendable {
         out += "  \"settings\": {\(s)},\n"
         out += "  \"phys_mem\": \(physicalMemory),\n"
         out += "  \"swap\": \(swap),\n"
+        if !processNames.isEmpty {
+            let names = processNames.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \(jsonStringLiteral($0.value))" }
+            out += "  \"processes\": {\(names.joined(separator: ", "))},\n"
+        }
         out += "  \"report\": {\n"
         out += values.map { "    \"\(jsonEscaped($0.key))\": \($0.value)" }.joined(separator: ",\n")
         out += "\n  }\n}\n"
@@ -72,6 +79,9 @@ public struct Golden: Sendable {
         }
         physicalMemory = (root["phys_mem"] as? NSNumber)?.uint64Value ?? ReplayConfiguration().physicalMemory
         swap = (root["swap"] as? NSNumber)?.uint64Value ?? 0
+        for (pid, name) in root["processes"] as? [String: Any] ?? [:] {
+            if let p = UInt32(pid), let n = name as? String { processNames[p] = n }
+        }
         guard let report = root["report"] as? [String: Any] else { throw bad("no \"report\"") }
         // JSONSerialization loses key order; the report's own order is restored when comparing.
         values = try report.keys.sorted().map { k in

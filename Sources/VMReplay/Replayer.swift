@@ -42,6 +42,8 @@ public final class Replayer {
     /// Events for processes the OOM killer had ended (skipped).
     public private(set) var eventsAfterKill: UInt64 = 0
     private var finished = false
+    /// `proc.PID.comm` for the report.
+    public private(set) var processNames = ProcessNames()
 
     public init(_ configuration: ReplayConfiguration) throws(SysctlError) {
         self.configuration = configuration
@@ -98,6 +100,7 @@ public final class Replayer {
     private func applyNonAccess(_ event: TraceEvent) throws(ReplayError) {
         if events == nextInvariantCheck { try periodicInvariantCheck() }
         events &+= 1
+        processNames.observe(event)
         do {
             try applyOther(event)
         } catch .killed {
@@ -193,8 +196,10 @@ public final class Replayer {
             kernel.finish()
             finished = true
         }
-        return ReportBuilder.build(configuration: configuration, kernel: kernel, events: events,
-                                  eventsAfterKill: eventsAfterKill)
+        var report = ReportBuilder.build(configuration: configuration, kernel: kernel, events: events,
+                                         eventsAfterKill: eventsAfterKill)
+        report.processNames = processNames.byPid
+        return report
     }
 }
 

@@ -39,6 +39,9 @@ func formatReal(_ v: Double) -> String {
 public struct Report: Equatable, Sendable {
     public private(set) var entries: [(key: String, value: ReportValue)] = []
     private var index: [String: Int] = [:]
+    /// Command names by pid, printed as `proc.PID.comm` after the process's other keys (text,
+    /// sysctl, JSON; not CSV) and never compared by `check` (a name is not a count).
+    public var processNames: [UInt32: String] = [:]
 
     public init() {}
 
@@ -79,13 +82,14 @@ public enum ReportFormat: String, CaseIterable, Sendable {
 extension Report {
     /// `name: value` lines, like `sysctl -a`.
     public func renderSysctl() -> String {
-        entries.map { "\($0.key): \($0.value)" }.joined(separator: "\n") + "\n"
+        withNames(entries.map { ($0.key, $0.value.description) }).map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n"
     }
 
     /// One JSON object with the keys in report order.
     public func renderJSON(pretty: Bool = true) -> String {
         let sep = pretty ? ",\n  " : ","
-        let body = entries.map { "\"\(jsonEscaped($0.key))\": \($0.value)" }.joined(separator: sep)
+        let body = withNames(entries.map { ($0.key, $0.value.description) }, quote: jsonStringLiteral)
+            .map { "\"\(jsonEscaped($0.0))\": \($0.1)" }.joined(separator: sep)
         return pretty ? "{\n  \(body)\n}\n" : "{\(body)}"
     }
 
@@ -144,7 +148,7 @@ extension Report {
         }
         var group = ""
         let width = min(entries.map(\.key.count).max() ?? 0, 48)
-        for (key, value) in entries {
+        for (key, value) in withNames(entries.map { ($0.key, Report.grouped($0.value)) }) {
             let g = Report.group(of: key)
             if g != group {
                 if !group.isEmpty { out += "\n" }
@@ -152,7 +156,7 @@ extension Report {
                 group = g
             }
             let pad = String(repeating: " ", count: max(width - key.count, 0))
-            out += "  \(key)\(pad)  \(Report.grouped(value))\n"
+            out += "  \(key)\(pad)  \(value)\n"
         }
         return out
     }

@@ -48,6 +48,7 @@ extension Report {
     public func selecting(_ selection: KeySelection) -> Report {
         var out = Report()
         for (key, value) in entries where selection.selects(key) { out.set(key, value) }
+        out.processNames = processNames   // printed after a process's selected keys only
         return out
     }
 }
@@ -75,6 +76,9 @@ extension Golden {
         }
         var report = Report()
         for (k, v) in values { report.set(k, v) }
+        for (k, v) in root where k.hasPrefix("proc.") && k.hasSuffix(".comm") {
+            if let name = v as? String, let pid = UInt32(k.dropFirst(5).dropLast(5)) { report.processNames[pid] = name }
+        }
         var configuration = ReplayConfiguration()
         configuration.physicalMemory = (header["phys_mem"] as? NSNumber)?.uint64Value ?? configuration.physicalMemory
         configuration.swap = (header["swap"] as? NSNumber)?.uint64Value ?? 0

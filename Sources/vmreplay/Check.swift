@@ -40,7 +40,7 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("Let keys differ by up to N (units) or X% of the golden value: for all keys, or KEY=N / KEY=X% for the keys a glob matches (repeatable; the first matching glob wins).", valueName: "limit"))
     var tolerance: [String] = []
 
-    @Flag(help: "Compare even if the golden was made from another trace (a re-recorded program).")
+    @Flag(help: "Compare even if the golden was made from another trace (a re-recorded program); per-process keys are then matched by command name (proc.NAME#N.*), not pid.")
     var ignoreChecksum = false
 
     @Flag(help: "Rewrite the golden from this replay instead of comparing.")
@@ -112,7 +112,8 @@ struct Check: ParsableCommand {
                 return
             }
             guard let golden else { return }
-            var outcome = GoldenCheck.compare(golden: golden, report: report,
+            let (compared, actual) = ignoreChecksum ? GoldenCheck.matchingProcessesByName(golden, report) : (golden, report)
+            let outcome = GoldenCheck.compare(golden: compared, report: actual,
                                               actualChecksum: ignoreChecksum ? golden.checksum : checksum,
                                               keyGlobs: keys, tolerances: tolerances)
             if let mismatch = outcome.traceMismatch {
