@@ -44,12 +44,15 @@ public final class Replayer {
     private var finished = false
     /// `proc.PID.comm` for the report.
     public private(set) var processNames = ProcessNames()
+    /// The first SIGSEGVs (SigsegvSamples.swift).
+    var sigsegvSamples: [SigsegvSample] = []
 
     public init(_ configuration: ReplayConfiguration) throws(SysctlError) {
         self.configuration = configuration
         kernel = try Kernel(tunables: configuration.tunables,
                             physicalMemory: configuration.physicalMemory, swap: configuration.swap)
         if configuration.checkInvariants { nextInvariantCheck = max(configuration.invariantInterval, 1) }
+        recordSigsegvSamples()
     }
 
     /// The event count after which the next invariant check runs (never, without checking).
@@ -199,6 +202,7 @@ public final class Replayer {
         var report = ReportBuilder.build(configuration: configuration, kernel: kernel, events: events,
                                          eventsAfterKill: eventsAfterKill)
         report.processNames = processNames.byPid
+        report.sigsegvSamples = sigsegvSamples
         return report
     }
 }

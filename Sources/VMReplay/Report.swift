@@ -42,6 +42,8 @@ public struct Report: Equatable, Sendable {
     /// Command names by pid, printed as `proc.PID.comm` after the process's other keys (text,
     /// sysctl, JSON; not CSV) and never compared by `check` (a name is not a count).
     public var processNames: [UInt32: String] = [:]
+    /// The first SIGSEGVs and their events (text report and JSON header only).
+    public var sigsegvSamples: [SigsegvSample] = []
 
     public init() {}
 
@@ -146,6 +148,8 @@ extension Report {
         if !summary.isEmpty {
             out += "[summary]\n" + summary.map { "  " + $0 + "\n" }.joined() + "\n"
         }
+        let segv = sigsegvLines()
+        if !segv.isEmpty { out += segv.map { $0 + "\n" }.joined() + "\n" }
         var group = ""
         let width = min(entries.map(\.key.count).max() ?? 0, 48)
         for (key, value) in withNames(entries.map { ($0.key, Report.grouped($0.value)) }) {

@@ -41,7 +41,11 @@ extension Report {
     public func renderJSON(header: ReportHeader) -> String {
         let body = renderJSON()
         guard body.hasPrefix("{\n") else { return body }
-        return "{\n  \"vmreplay\": \(header.renderJSON()),\n" + body.dropFirst(2)
+        var head = header.renderJSON()
+        if !sigsegvSamples.isEmpty {
+            head = head.dropLast() + ", \"sigsegv\": [" + sigsegvSamples.map(\.json).joined(separator: ", ") + "]}"
+        }
+        return "{\n  \"vmreplay\": \(head),\n" + body.dropFirst(2)
     }
 
     /// Only the keys `selection` selects, in report order (`replay --keys`).
