@@ -357,8 +357,11 @@ public final class LackeyImporter {
     private func skipLayouts(of pid: UInt32, until executable: String) {
         guard let list = layouts.byPid[pid] else { return }
         let cursor = layoutCursor[pid, default: 0]
+        // Valgrind's layout names the file it loaded (/usr/bin/dash), the Command: line the name
+        // it was run by (/usr/bin/sh, a symlink): compare the resolved paths' base names.
+        let wanted = Self.baseName(Self.resolved(executable))
         guard cursor < list.count, let match = list[cursor...].firstIndex(where: {
-            LackeyLayouts.executable(of: $0).map(Self.baseName) == Self.baseName(executable)
+            LackeyLayouts.executable(of: $0).map { Self.baseName(Self.resolved($0)) } == wanted
         }) else { return }
         layoutCursor[pid] = match
         if emitting { summary.skippedLayouts += match - cursor }
@@ -381,6 +384,14 @@ public final class LackeyImporter {
             }
         }
         return out
+    }
+
+    /// The path with symbolic links resolved (as on the machine importing; the path itself if
+    /// it does not exist here).
+    static func resolved(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     static func baseName(_ path: String) -> Substring {

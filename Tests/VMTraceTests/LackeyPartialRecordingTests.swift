@@ -43,6 +43,19 @@ extension LackeyImportTests {
         XCTAssertEqual(summary.inferredAccesses, 0)
     }
 
+    func testLostLogLayoutIsFoundThroughASymlink() throws {
+        // Debian's /usr/bin/sh is a link to dash: the Command: line says sh, the layout dash.
+        let dash = scratch.write("dash", "")
+        let sh = URL(fileURLWithPath: dash).deletingLastPathComponent().appendingPathComponent("sh").path
+        try FileManager.default.createSymbolicLink(atPath: sh, withDestinationPath: dash)
+        let logs = forkLogs(childTail: "SYSCALL[101,1](59) sys_execve ( 0x4035d38(/x/s.sh), 0x129958, 0x4035bf8 )")
+            + [("lk.101.x000002.log", banner(101, command: "\(sh) /x/s.sh", parent: 100) + "I  0010a000,4\n" + footer(101))]
+        let layout = layoutBlock(101, "/nonexistent/env", codeEnd: "0000109fff") + layoutBlock(101, dash, codeEnd: "000010bfff")
+        let (_, summary) = try importLogs(logs, layouts: [layout])
+        XCTAssertEqual(summary.skippedLayouts, 1)   // env's
+        XCTAssertEqual(summary.inferredAccesses, 0)
+    }
+
     func testCompleteExecChainIsNotPartial() throws {
         // The same child with both logs kept (scripts/record.sh renames each exec's log as it
         // appears): env's log (Valgrind names the script as its command), then bash's, in the
