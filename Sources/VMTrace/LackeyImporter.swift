@@ -121,6 +121,9 @@ public final class LackeyImporter {
 
     public let logPaths: [String]
     public let options: LackeyImportOptions
+    /// Called every 64K lines with how far the import is (LackeyImportProgress.swift).
+    public var progress: ((LackeyImportProgress) -> Void)?
+    var progressState = LackeyImportProgress()
     private var infos: [LogInfo] = []
     private var layouts = LackeyLayouts()
     public private(set) var summary = LackeyImportSummary()
@@ -251,6 +254,7 @@ public final class LackeyImporter {
     // MARK: - The walk
 
     private func pass(emitting: Bool, _ sink: @escaping (TraceEvent) throws -> Void) throws {
+        progressState.begin(pass: emitting ? 2 : 1, logs: infos.map(\.path))
         self.emitting = emitting
         self.sink = sink
         claimed = Array(repeating: false, count: infos.count)
@@ -405,8 +409,11 @@ public final class LackeyImporter {
         let reader = try LackeyLogReader(path: info.path)
         var state = LogState()
         try beginProgram(process, start)
+        progressState.openLog()
+        defer { progressState.finishLog(reader.fileBytesRead) }
         while let line = try reader.next() {
             if emitting { summary.lines += 1 }
+            if line.number & 0xFFFF == 0, let progress { progress(progressState.at(reader.fileBytesRead)) }
             // An exec'd program's log may follow `sys_execve ( ... )` on the same line.
             if let split = Self.embeddedBanner(line.bytes) {
                 try handle(UnsafeBufferPointer(rebasing: line.bytes[..<split]), line, info, process, &state)

@@ -67,6 +67,9 @@ struct ImportLackey: ParsableCommand {
     @Option(help: ArgumentHelp("The directory the program was started in (scripts/record.sh gives it): relative paths it opened become absolute.", valueName: "dir"))
     var cwd: String?
 
+    @Flag(inversion: .prefixedNo, help: "Show a progress line on stderr (default: when stderr is a terminal).")
+    var progress: Bool?
+
     @Option(help: "gzip compression level for a .gz output, 1 (fast) to 9 (small).")
     var level = 6
 
@@ -88,7 +91,20 @@ struct ImportLackey: ParsableCommand {
             options.resident = resident
             options.startDirectory = cwd
             let importer = LackeyImporter(logs: logs, options: options)
-            let summary = try importer.run(output: output, compressionLevel: level)
+            let line = ProgressLine(label: "import", requested: progress)
+            var lastDrawn = ContinuousClock.now
+            importer.progress = { p in
+                let now = ContinuousClock.now
+                guard now - lastDrawn >= .milliseconds(250) else { return }
+                lastDrawn = now
+                line.show("\(Int((p.fraction * 100).rounded(.down)))%  pass \(p.pass) of 2 (\(p.pass == 1 ? "scanning" : "writing")), "
+                    + "\(p.bytesRead / 1_000_000) of \(p.totalBytes / 1_000_000) MB of logs")
+            }
+            let summary: LackeyImportSummary
+            do {
+                defer { line.clear() }
+                summary = try importer.run(output: output, compressionLevel: level)
+            }
             reportSkipped(summary.skippedLines, summary.skippedErrors)
             for line in Self.describe(summary) { printToStandardError(line) }
         }

@@ -51,3 +51,26 @@ extension LackeyImportTests {
         XCTAssertEqual(UInt64(events.filter { if case .access = $0 { return true } else { return false } }.count), summary.accesses)
     }
 }
+
+extension LackeyImportTests {
+    func testImportProgressCountsNestedLogsOnceAndGrows() throws {
+        // Two logs of 1000 and 3000 bytes; the child's log is read inside the parent's.
+        let parent = scratch.write("p.log", String(repeating: "x", count: 1000))
+        let child = scratch.write("c.log", String(repeating: "y", count: 3000))
+        var p = LackeyImportProgress()
+        p.begin(pass: 1, logs: [parent, child])
+        XCTAssertEqual(p.totalBytes, 4000)
+        p.openLog()
+        XCTAssertEqual(p.at(400).bytesRead, 400)
+        p.openLog()                                   // the fork child's log, nested
+        XCTAssertEqual(p.at(1000).bytesRead, 1400)    // the parent's 400 are not forgotten
+        p.finishLog(3000)
+        XCTAssertEqual(p.at(600).bytesRead, 3600)
+        p.finishLog(1000)
+        XCTAssertEqual(p.bytesRead, 4000)
+        XCTAssertEqual(p.fraction, 0.5)               // the first of two passes done
+        p.begin(pass: 2, logs: [parent, child])
+        p.openLog()
+        XCTAssertEqual(p.at(1000).fraction, 0.625)    // (1 + 1000/4000) / 2
+    }
+}
