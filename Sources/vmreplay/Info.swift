@@ -1,6 +1,7 @@
 // `vmreplay info TRACE`: what a trace contains.
 
 import ArgumentParser
+import VMReplay
 import VMTrace
 
 struct Info: ParsableCommand {
@@ -39,7 +40,7 @@ struct Info: ParsableCommand {
         try runReportingErrors {
             let reader = try TraceReader(path: trace, options: .init(keepGoing: keepGoing))
             var stats = TraceStatistics()
-            try reader.forEach { stats.add($0) }
+            try TraceScan.run(reader: reader) { stats.add($0) }
             reportSkipped(reader.skippedEvents, reader.skippedErrors)
             let report = InfoReport(path: trace, reader: reader, stats: stats)
             printToStandardOutput(format == .json ? report.json : report.text)
