@@ -47,7 +47,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         var options = self.options
-        let settings = try options.parsedSettings() + options.takeSizeLists()
+        let settings = try options.takeSizeLists(adding: options.parsedSettings())
         guard !settings.isEmpty else {
             printToStandardError("vmreplay: sweep needs at least one -s NAME=V1,V2,...")
             throw ExitCode(64)

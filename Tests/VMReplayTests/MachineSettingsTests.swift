@@ -49,5 +49,7 @@ extension CLITests {
         XCTAssertEqual(rows[1][traps], bySetting["trap.page_faults"])
         XCTAssertEqual(rows[2][traps], try sysctl(["--swap", "64M"])["trap.page_faults"])
         XCTAssertEqual(try run(["replay", heap, "--phys-mem", "6M,64M"]).0, 64)
+        // The same size given both ways is a setting named twice.
+        XCTAssertEqual(try run(["sweep", heap, "--phys-mem", "8M", "-s", "vmreplay.phys_mem=16M"]).0, 64)
     }
 }
