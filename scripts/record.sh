@@ -9,6 +9,8 @@
 #   --keep-logs DIR  keep the raw logs (Lackey logs + Valgrind's stderr) in DIR
 #   --merge          pass --merge to the importer
 #   --resident       pass --resident to the importer
+#   --accept-partial exit 0 even if some program's log was lost (the trace is written either
+#                    way; without this option a partial recording exits 65)
 #
 # Environment: VMREPLAY (the vmreplay binary), VALGRIND (the valgrind launcher).
 # How it works and what it cannot do: docs/recording.md.
@@ -18,16 +20,18 @@ me=$(basename "$0")
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 die() { echo "$me: $*" >&2; exit 64; }
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 
 out=""
 keep=""
 import_flags=()
+accept_partial=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -o) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
         --keep-logs) [ $# -ge 2 ] || usage; keep=$2; shift 2 ;;
         --merge|--resident) import_flags+=("$1"); shift ;;
+        --accept-partial) accept_partial=1; shift ;;
         -h|--help) usage ;;
         --) shift; break ;;
         *) break ;;
@@ -41,6 +45,7 @@ fi
 [ -n "$out" ] || usage
 [ $# -ge 1 ] || usage
 case "$out" in /*) ;; -) ;; *) out="$PWD/$out" ;; esac
+start_dir=$PWD
 
 # Valgrind: installed, or installed now (Debian/Ubuntu).
 valgrind=${VALGRIND:-valgrind}
@@ -68,8 +73,10 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmrecord.XXXXXX")
 reader=""
+watcher=""
 cleanup() {
     if [ -n "$reader" ]; then kill "$reader" 2>/dev/null || true; fi
+    if [ -n "$watcher" ]; then kill "$watcher" 2>/dev/null || true; fi
     if [ -n "$keep" ]; then
         mkdir -p "$keep" && cp -p "$tmp"/*.log "$tmp"/*.txt "$keep"/ 2>/dev/null || true
     fi
@@ -98,15 +105,49 @@ fifo="$tmp/lk.$root.1.log"
 marker='@@vmrecord-end-of-log@@'
 ( exec 5<> "$fifo"; sed -n "/^$marker\$/q;p" <&5 > "$tmp/root.log" ) &
 reader=$!
+
+# Every other process that execs twice (a `#!/usr/bin/env bash` script run by a forked child:
+# env, then bash) would have its second program reopen, and truncate, lk.PID.1.log. The
+# watcher renames each new lk.PID.1.log as soon as it appears (the Valgrind that writes it
+# keeps its descriptor), so the next exec makes a fresh file. Names carry a sequence number,
+# so the programs of one pid sort in the order they ran. Valgrind takes far longer to start a
+# program than the 5 ms between two looks; a log that is lost all the same is reported by the
+# importer and makes this script exit 65.
+seq_file="$tmp/exec-seq"
+rename_exec_logs() {
+    local f n
+    n=$(cat "$seq_file" 2>/dev/null || echo 0)
+    for f in "$tmp"/lk.*.1.log; do
+        [ -f "$f" ] && [ ! -p "$f" ] || continue
+        n=$((n + 1))
+        mv -n "$f" "${f%.1.log}.x$(printf '%06d' "$n").log" || true
+    done
+    echo "$n" > "$seq_file"
+}
+mkfifo "$tmp/tick.fifo"
+(
+    exec 6<> "$tmp/tick.fifo"
+    # VMRECORD_NO_RENAME=1 turns the watcher off (the tests use it to lose a log on purpose).
+    [ -z "${VMRECORD_NO_RENAME:-}" ] || exit 0
+    while :; do
+        rename_exec_logs
+        read -r -t 0.005 -u 6 _ || true
+    done
+) &
+watcher=$!
 echo go >&3
 exec 3>&-
 
 status=0
 wait "$root" || status=$?
+kill "$watcher" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+watcher=""
+rename_exec_logs
 printf '\n%s\n' "$marker" > "$fifo"
 wait "$reader" || true
 reader=""
-rm -f "$fifo" "$tmp/go.fifo"
+rm -f "$fifo" "$tmp/go.fifo" "$tmp/tick.fifo"
 mv "$tmp/root.log" "$fifo"
 
 # The program's own standard error went to the same file as Valgrind's debug output.
@@ -119,5 +160,19 @@ if [ "$status" -ne 0 ]; then
     echo "$me: note: the program exited with status $status" >&2
 fi
 
-"$vmreplay" import lackey "$tmp"/lk.*.log --layout "$tmp/valgrind-stderr.txt" \
-    ${import_flags[@]+"${import_flags[@]}"} -o "$out"
+# Byte order keeps a pid's renamed programs in the order they ran.
+logs=()
+while IFS= read -r f; do logs+=("$tmp/$f"); done < <(cd "$tmp" && LC_ALL=C ls -1 lk.*.log | LC_ALL=C sort)
+import_status=0
+"$vmreplay" import lackey "${logs[@]}" --layout "$tmp/valgrind-stderr.txt" --cwd "$start_dir" \
+    ${import_flags[@]+"${import_flags[@]}"} -o "$out" 2> "$tmp/import-stderr.txt" || import_status=$?
+cat "$tmp/import-stderr.txt" >&2
+[ "$import_status" -eq 0 ] || exit "$import_status"
+if grep -q '^vmreplay: warning: partial recording' "$tmp/import-stderr.txt"; then
+    if [ -z "$accept_partial" ]; then
+        echo "$me: the recording is partial: some program's log was lost (above); $out was written," \
+             "but this exits 65 unless --accept-partial is given" >&2
+        exit 65
+    fi
+    echo "$me: note: partial recording accepted (--accept-partial)" >&2
+fi

@@ -54,6 +54,9 @@ public final class Kernel {
     var debugFaultRemaining: Int64
     /// Where console output (vm.debug_fault, vm.debug_cluster) goes.
     public var console: ((String) -> Void)?
+    /// Told of every SIGSEGV a user fault delivers: pid, faulting address, SEGV_ACCERR (else
+    /// SEGV_MAPERR). Off the hot path: only failed faults reach it.
+    public var onSigsegv: ((_ pid: UInt32, _ address: UInt64, _ accerr: Bool) -> Void)?
 
     /// Pagedaemon state: woken by vm_page_alloc, run at the next safe point.
     @exclusivity(unchecked) var pagedaemonWanted = false

@@ -167,8 +167,10 @@ extension Kernel {
         } else if rv == .protectionFailure {
             // SIGBUS from trap_pfault is delivered as SIGSEGV/SEGV_ACCERR by trap().
             counters.segvAccerr += 1
+            onSigsegv?(p.pid, va, true)
         } else {
             counters.segvMaperr += 1
+            onSigsegv?(p.pid, va, false)
         }
         return false
     }

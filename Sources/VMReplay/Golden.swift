@@ -17,6 +17,8 @@ public struct Golden: Sendable {
     public var swap: UInt64
     /// Every deterministic report key and its value, in report order.
     public var values: [(key: String, value: Int64)]
+    /// Command names by pid (`proc.PID.comm`), to match processes of a re-recorded program.
+    public var processNames: [UInt32: String] = [:]
 
     public init(traceName: String, checksum: TraceChecksum, settings: [(name: String, value: Int64)],
                 configuration: ReplayConfiguration, report: Report)
@@ -30,6 +32,7 @@ public struct Golden: Sendable {
             guard !Report.isWallClock(e.key), let v = e.value.asInt else { return nil }
             return (e.key, v)
         }
+        processNames = report.processNames
     }
 
     /// The golden as pretty JSON, keys in report order (stable diffs in version control).
@@ -41,6 +44,10 @@ public struct Golden: Sendable {
         out += "  \"settings\": {\(s)},\n"
         out += "  \"phys_mem\": \(physicalMemory),\n"
         out += "  \"swap\": \(swap),\n"
+        if !processNames.isEmpty {
+            let names = processNames.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \(jsonStringLiteral($0.value))" }
+            out += "  \"processes\": {\(names.joined(separator: ", "))},\n"
+        }
         out += "  \"report\": {\n"
         out += values.map { "    \"\(jsonEscaped($0.key))\": \($0.value)" }.joined(separator: ",\n")
         out += "\n  }\n}\n"
@@ -53,6 +60,11 @@ public struct Golden: Sendable {
         guard let data = text.data(using: .utf8),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw bad("invalid JSON") }
+        // A `replay --format json` report (its header names the trace and the settings).
+        if root["vmreplay_golden"] == nil, let fromReport = try Golden(reportJSON: root, file: file) {
+            self = fromReport
+            return
+        }
         guard let version = root["vmreplay_golden"] as? Int else { throw bad("no \"vmreplay_golden\" version") }
         guard version == Golden.formatVersion else { throw bad("version \(version) is not \(Golden.formatVersion)") }
         guard let trace = root["trace"] as? [String: Any], let name = trace["name"] as? String,
@@ -67,6 +79,9 @@ public struct Golden: Sendable {
         }
         physicalMemory = (root["phys_mem"] as? NSNumber)?.uint64Value ?? ReplayConfiguration().physicalMemory
         swap = (root["swap"] as? NSNumber)?.uint64Value ?? 0
+        for (pid, name) in root["processes"] as? [String: Any] ?? [:] {
+            if let p = UInt32(pid), let n = name as? String { processNames[p] = n }
+        }
         guard let report = root["report"] as? [String: Any] else { throw bad("no \"report\"") }
         // JSONSerialization loses key order; the report's own order is restored when comparing.
         values = try report.keys.sorted().map { k in
@@ -85,6 +100,8 @@ public struct GoldenDifference: Equatable, Sendable {
 
 public struct CheckOutcome: Sendable {
     public var differences: [GoldenDifference]
+    /// Keys that differ by no more than their `--tolerance` (they pass).
+    public var tolerated: [GoldenDifference] = []
     /// Deterministic keys the replay reports that the golden lacks (informational).
     public var newKeys: [String]
     public var comparedKeys: Int
@@ -93,20 +110,27 @@ public struct CheckOutcome: Sendable {
 
     public var passed: Bool { differences.isEmpty && traceMismatch == nil }
 
-    /// A readable table of the differing keys: golden, actual, delta.
+    /// A readable table of the differing keys: golden, actual, delta, and the delta as a
+    /// percentage of the golden value.
     public func renderDifferences() -> String {
-        var rows: [[String]] = [["key", "golden", "actual", "delta"]]
+        Self.renderTable(differences)
+    }
+
+    public static func renderTable(_ differences: [GoldenDifference]) -> String {
+        var rows: [[String]] = [["key", "golden", "actual", "delta", "delta%"]]
         for d in differences {
-            let delta: String
+            var delta = "-", percent = "-"
             if let g = d.golden, let a = d.actual {
-                delta = (a - g >= 0 ? "+" : "") + String(a - g)
-            } else {
-                delta = "-"
+                let change = a.subtractingReportingOverflow(g).partialValue
+                delta = (change >= 0 ? "+" : "") + String(change)
+                if g != 0 {
+                    percent = String(format: "%+.1f%%", Double(change) / Double(g.magnitude) * 100)
+                }
             }
-            rows.append([d.key, d.golden.map(String.init) ?? "(missing)", d.actual.map(String.init) ?? "(missing)", delta])
+            rows.append([d.key, d.golden.map(String.init) ?? "(missing)", d.actual.map(String.init) ?? "(missing)", delta, percent])
         }
         // The key column left-aligned, the numbers right-aligned.
-        var widths = [0, 0, 0, 0]
+        var widths = [0, 0, 0, 0, 0]
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         return rows.map { r in
             r.enumerated().map { i, c in
@@ -120,13 +144,12 @@ public struct CheckOutcome: Sendable {
 public enum GoldenCheck {
     /// Compares `report` with `golden`, restricted to keys matching `keyGlobs` (fnmatch) if any.
     public static func compare(golden: Golden, report: Report, actualChecksum: TraceChecksum,
-                               keyGlobs: [String] = []) -> CheckOutcome
+                               keyGlobs: [String] = [], tolerances: Tolerances = Tolerances()) -> CheckOutcome
     {
-        func selected(_ key: String) -> Bool {
-            keyGlobs.isEmpty || keyGlobs.contains { fnmatch($0, key, 0) == 0 }
-        }
+        let selected = KeySelection(keyGlobs).selects
         let goldenValues = Dictionary(golden.values.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         var differences: [GoldenDifference] = []
+        var tolerated: [GoldenDifference] = []
         var compared = 0
         var seen = Set<String>()
         // Report order first, then golden keys the report no longer has.
@@ -134,7 +157,13 @@ public enum GoldenCheck {
             guard let expected = goldenValues[key] else { continue }
             seen.insert(key)
             compared += 1
-            if value.asInt != expected { differences.append(GoldenDifference(key: key, golden: expected, actual: value.asInt)) }
+            guard value.asInt != expected else { continue }
+            let d = GoldenDifference(key: key, golden: expected, actual: value.asInt)
+            if let actual = value.asInt, tolerances.limit(for: key)?.allows(golden: expected, actual: actual) == true {
+                tolerated.append(d)
+            } else {
+                differences.append(d)
+            }
         }
         for (key, expected) in golden.values where !seen.contains(key) && !Report.isWallClock(key) && selected(key) {
             compared += 1
@@ -148,7 +177,7 @@ public enum GoldenCheck {
             mismatch = "the golden was made from another trace (\(golden.traceName), \(golden.checksum)); "
                 + "this trace is \(actualChecksum)"
         }
-        return CheckOutcome(differences: differences, newKeys: newKeys, comparedKeys: compared,
-                            traceMismatch: mismatch)
+        return CheckOutcome(differences: differences, tolerated: tolerated, newKeys: newKeys,
+                            comparedKeys: compared, traceMismatch: mismatch)
     }
 }

@@ -42,6 +42,10 @@ public final class Replayer {
     /// Events for processes the OOM killer had ended (skipped).
     public private(set) var eventsAfterKill: UInt64 = 0
     private var finished = false
+    /// `proc.PID.comm` for the report.
+    public private(set) var processNames = ProcessNames()
+    /// The first SIGSEGVs (SigsegvSamples.swift).
+    var sigsegvSamples: [SigsegvSample] = []
 
     public init(_ configuration: ReplayConfiguration) throws(SysctlError) {
         self.configuration = configuration
@@ -51,6 +55,7 @@ public final class Replayer {
             nextInvariantCheck = max(configuration.invariantInterval, 1)
             kernel.auditAccesses = true
         }
+        recordSigsegvSamples()
     }
 
     /// The event count after which the next invariant check runs (never, without checking).
@@ -120,6 +125,7 @@ public final class Replayer {
     private func applyNonAccess(_ event: TraceEvent) throws(ReplayError) {
         if events == nextInvariantCheck { try periodicInvariantCheck() }
         events &+= 1
+        processNames.observe(event)
         do {
             try applyOther(event)
         } catch .killed {
@@ -223,8 +229,11 @@ public final class Replayer {
             kernel.finish()
             finished = true
         }
-        return ReportBuilder.build(configuration: configuration, kernel: kernel, events: events,
-                                  eventsAfterKill: eventsAfterKill)
+        var report = ReportBuilder.build(configuration: configuration, kernel: kernel, events: events,
+                                         eventsAfterKill: eventsAfterKill)
+        report.processNames = processNames.byPid
+        report.sigsegvSamples = sigsegvSamples
+        return report
     }
 }
 

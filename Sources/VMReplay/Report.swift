@@ -39,6 +39,11 @@ func formatReal(_ v: Double) -> String {
 public struct Report: Equatable, Sendable {
     public private(set) var entries: [(key: String, value: ReportValue)] = []
     private var index: [String: Int] = [:]
+    /// Command names by pid, printed as `proc.PID.comm` after the process's other keys (text,
+    /// sysctl, JSON; not CSV) and never compared by `check` (a name is not a count).
+    public var processNames: [UInt32: String] = [:]
+    /// The first SIGSEGVs and their events (text report and JSON header only).
+    public var sigsegvSamples: [SigsegvSample] = []
 
     public init() {}
 
@@ -79,13 +84,14 @@ public enum ReportFormat: String, CaseIterable, Sendable {
 extension Report {
     /// `name: value` lines, like `sysctl -a`.
     public func renderSysctl() -> String {
-        entries.map { "\($0.key): \($0.value)" }.joined(separator: "\n") + "\n"
+        withNames(entries.map { ($0.key, $0.value.description) }).map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n"
     }
 
     /// One JSON object with the keys in report order.
     public func renderJSON(pretty: Bool = true) -> String {
         let sep = pretty ? ",\n  " : ","
-        let body = entries.map { "\"\(jsonEscaped($0.key))\": \($0.value)" }.joined(separator: sep)
+        let body = withNames(entries.map { ($0.key, $0.value.description) }, quote: jsonStringLiteral)
+            .map { "\"\(jsonEscaped($0.0))\": \($0.1)" }.joined(separator: sep)
         return pretty ? "{\n  \(body)\n}\n" : "{\(body)}"
     }
 
@@ -113,9 +119,13 @@ extension Report {
         func v(_ k: String) -> Int64 { self[k]?.asInt ?? 0 }
         guard self["trap.page_faults"] != nil else { return [] }
         let g = { (k: String) in Report.grouped(.int(v(k))) }
+        func counted(_ n: Int64, _ one: String, _ many: String) -> String {
+            "\(Report.grouped(.int(n))) \(n == 1 ? one : many)"
+        }
+        let processes = Int64(keys.filter { $0.hasPrefix("proc.") && $0.hasSuffix(".ru_minflt") }.count)
         var lines = [
-            "\(g("replay.accesses")) accesses by \(self.keys.filter { $0.hasPrefix("proc.") && $0.hasSuffix(".ru_minflt") }.count) process(es) "
-                + "raised \(g("trap.page_faults")) page faults (\(g("trap.sigsegv")) SIGSEGV)",
+            "\(counted(v("replay.accesses"), "access", "accesses")) by \(counted(processes, "process", "processes")) "
+                + "raised \(counted(v("trap.page_faults"), "page fault", "page faults")) (\(g("trap.sigsegv")) SIGSEGV)",
             "vm_fault: \(g("vm.stats.vm.v_vm_faults")) v_vm_faults, \(g("vm.stats.vm.v_zfod")) zero-fill, "
                 + "\(g("vm.stats.vm.v_cow_faults")) copy-on-write, \(g("rusage.ru_majflt")) major (ru_majflt), "
                 + "\(g("rusage.ru_minflt")) ru_minflt",
@@ -138,9 +148,11 @@ extension Report {
         if !summary.isEmpty {
             out += "[summary]\n" + summary.map { "  " + $0 + "\n" }.joined() + "\n"
         }
+        let segv = sigsegvLines()
+        if !segv.isEmpty { out += segv.map { $0 + "\n" }.joined() + "\n" }
         var group = ""
         let width = min(entries.map(\.key.count).max() ?? 0, 48)
-        for (key, value) in entries {
+        for (key, value) in withNames(entries.map { ($0.key, Report.grouped($0.value)) }) {
             let g = Report.group(of: key)
             if g != group {
                 if !group.isEmpty { out += "\n" }
@@ -148,7 +160,7 @@ extension Report {
                 group = g
             }
             let pad = String(repeating: " ", count: max(width - key.count, 0))
-            out += "  \(key)\(pad)  \(Report.grouped(value))\n"
+            out += "  \(key)\(pad)  \(value)\n"
         }
         return out
     }

@@ -18,7 +18,8 @@ public struct Setting: Equatable, Sendable {
     public init(parsing text: String) throws(SettingError) {
         guard let eq = text.firstIndex(of: "=") else { throw .syntax(text, "expected NAME=VALUE") }
         name = String(text[..<eq])
-        guard let descriptor = Sysctl.descriptor(named: name) else {
+        let machine = MachineSetting(rawValue: name)
+        guard machine != nil || Sysctl.descriptor(named: name) != nil else {
             throw .sysctl(.unknownName(name))
         }
         let spec = text[text.index(after: eq)...]
@@ -27,9 +28,14 @@ public struct Setting: Equatable, Sendable {
         for part in spec.split(separator: ",", omittingEmptySubsequences: false) {
             values += try Setting.expand(part, in: text)
         }
+        if let machine {
+            for v in values { try machine.check(v, in: text) }
+            self.values = values
+            return
+        }
         var probe = Tunables()
         for v in values {
-            do { try probe.set(descriptor.name, to: v) } catch { throw .sysctl(error) }
+            do { try probe.set(name, to: v) } catch { throw .sysctl(error) }
         }
         self.values = values
     }
@@ -121,6 +127,9 @@ public enum SettingError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .syntax(let text, let why): return "bad setting '\(text)': \(why)"
+        case .sysctl(.unknownName(let n)):
+            // The machine's own settings are known names too.
+            return SysctlError.unknownName(n).description + ", " + MachineSetting.allCases.map(\.rawValue).joined(separator: ", ")
         case .sysctl(let e): return e.description
         }
     }

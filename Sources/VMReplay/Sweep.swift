@@ -37,9 +37,7 @@ public enum SweepDriver {
         let combinations = Setting.product(settings)
         var engines: [Replayer] = []
         for combo in combinations {
-            var config = base
-            config.tunables = try Setting.tunables(combo, base: base.tunables)
-            engines.append(try Replayer(config))
+            engines.append(try Replayer(try Setting.configuration(combo, base: base)))
         }
         let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         var lastReport = started

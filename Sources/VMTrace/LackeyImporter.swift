@@ -22,6 +22,9 @@ public struct LackeyImportOptions: Sendable {
     public var merge = false
     /// Declare every file `resident` (its pages start in the page cache).
     public var resident = false
+    /// The directory the recorded program started in: relative paths it opened are made
+    /// absolute against it (and against its chdir()s), so the trace names real files.
+    public var startDirectory: String?
 
     public init() {}
 }
@@ -32,6 +35,10 @@ public struct LackeyImportSummary: Sendable {
     public var lines: UInt64 = 0
     /// `I`/`L`/`S`/`M` records read.
     public var accessRecords: UInt64 = 0
+    /// Access events written (r/w/x/kw): an `M` record is two, a read and a write; exec's
+    /// stack image is one `kw`; `--merge` drops some. This is what `replay.accesses` and
+    /// `info`'s "accesses" count.
+    public var accesses: UInt64 = 0
     public var events: UInt64 = 0
     public var processes = 0
     public var forks = 0
@@ -58,6 +65,11 @@ public struct LackeyImportSummary: Sendable {
     public var mergedAccesses: UInt64 = 0
     /// Things a user should know (missing logs, truncated last lines, damaged layouts).
     public var notes: [String] = []
+    /// Programs whose log is missing (lost at a second exec of one pid, or never given): their
+    /// accesses are not in the trace. A recording with any is partial.
+    public var missingProgramLogs: [String] = []
+    /// Startup layouts of those programs, passed over so that the next program gets its own.
+    public var skippedLayouts = 0
     public var skippedLines = 0
     public var skippedErrors: [TraceError] = []
 }
@@ -109,6 +121,9 @@ public final class LackeyImporter {
 
     public let logPaths: [String]
     public let options: LackeyImportOptions
+    /// Called every 64K lines with how far the import is (LackeyImportProgress.swift).
+    public var progress: ((LackeyImportProgress) -> Void)?
+    var progressState = LackeyImportProgress()
     private var infos: [LogInfo] = []
     private var layouts = LackeyLayouts()
     public private(set) var summary = LackeyImportSummary()
@@ -239,6 +254,7 @@ public final class LackeyImporter {
     // MARK: - The walk
 
     private func pass(emitting: Bool, _ sink: @escaping (TraceEvent) throws -> Void) throws {
+        progressState.begin(pass: emitting ? 2 : 1, logs: infos.map(\.path))
         self.emitting = emitting
         self.sink = sink
         claimed = Array(repeating: false, count: infos.count)
@@ -288,6 +304,7 @@ public final class LackeyImporter {
         usedPids.insert(pid)
         if emitting { summary.processes += 1 }
         let p = Process(realPid: realPid, pid: pid)
+        p.cwd = options.startDirectory
         if let parent {
             p.space = parent.space.copy()
             p.fds = parent.fds
@@ -308,10 +325,13 @@ public final class LackeyImporter {
             guard let execPath = try runLog(log, process, start) else { break }
             guard let next = nextExecLog(process.realPid) else {
                 note("\(infos[log].name): process \(process.realPid) exec'd \(execPath), but no log of that program was given")
+                if emitting { summary.missingProgramLogs.append(execPath) }
                 try emit(.exec(pid: process.pid))
                 break
             }
-            checkExec(execPath, infos[next], from: infos[log])
+            if let runs = checkExec(execPath, infos[next], from: infos[log]) {
+                skipLayouts(of: process.realPid, until: runs)
+            }
             log = next
             start = .exec
         }
@@ -323,13 +343,32 @@ public final class LackeyImporter {
     }
 
     /// Notes an exec whose program is not the one the next log ran: the log of the program in
-    /// between was lost (Valgrind reopens a pid's --log-file name at each exec).
-    private func checkExec(_ path: String, _ next: LogInfo, from: LogInfo) {
-        guard let command = next.command else { return }
+    /// between was lost (Valgrind reopens a pid's --log-file name at each exec). Returns the
+    /// executable the next log runs in that case.
+    private func checkExec(_ path: String, _ next: LogInfo, from: LogInfo) -> String? {
+        guard let command = next.command else { return nil }
         let exe = Self.executable(of: command)
-        if exe != path && Self.baseName(exe) != Self.baseName(path) {
-            note("\(from.name): process \(from.pid) exec'd \(path) but the next log (\(next.name)) runs \(exe): the log of \(path) is missing (see docs/recording.md)")
-        }
+        guard exe != path && Self.baseName(exe) != Self.baseName(path) else { return nil }
+        note("\(from.name): process \(from.pid) exec'd \(path) but the next log (\(next.name)) runs \(exe): the log of \(path) is missing (see docs/recording.md)")
+        if emitting { summary.missingProgramLogs.append(path) }
+        return exe
+    }
+
+    /// After a lost log, the pid's next startup layouts may be those of the lost programs (a
+    /// `#!` script's interpreter chain: env, then bash). Passes over them up to the first layout
+    /// of `executable`, so that the program whose log follows starts in its own address space
+    /// rather than a lost program's (issue 12 §6). Without such a layout nothing is skipped.
+    private func skipLayouts(of pid: UInt32, until executable: String) {
+        guard let list = layouts.byPid[pid] else { return }
+        let cursor = layoutCursor[pid, default: 0]
+        // Valgrind's layout names the file it loaded (/usr/bin/dash), the Command: line the name
+        // it was run by (/usr/bin/sh, a symlink): compare the resolved paths' base names.
+        let wanted = Self.baseName(Self.resolved(executable))
+        guard cursor < list.count, let match = list[cursor...].firstIndex(where: {
+            LackeyLayouts.executable(of: $0).map { Self.baseName(Self.resolved($0)) } == wanted
+        }) else { return }
+        layoutCursor[pid] = match
+        if emitting { summary.skippedLayouts += match - cursor }
     }
 
     /// The first word of a `Command:` line (Valgrind escapes blanks in it with `\`).
@@ -351,6 +390,14 @@ public final class LackeyImporter {
         return out
     }
 
+    /// The path with symbolic links resolved (as on the machine importing; the path itself if
+    /// it does not exist here).
+    static func resolved(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
+    }
+
     static func baseName(_ path: String) -> Substring {
         path.split(separator: "/").last ?? Substring(path)
     }
@@ -362,8 +409,11 @@ public final class LackeyImporter {
         let reader = try LackeyLogReader(path: info.path)
         var state = LogState()
         try beginProgram(process, start)
+        progressState.openLog()
+        defer { progressState.finishLog(reader.fileBytesRead) }
         while let line = try reader.next() {
             if emitting { summary.lines += 1 }
+            if line.number & 0xFFFF == 0, let progress { progress(progressState.at(reader.fileBytesRead)) }
             // An exec'd program's log may follow `sys_execve ( ... )` on the same line.
             if let split = Self.embeddedBanner(line.bytes) {
                 try handle(UnsafeBufferPointer(rebasing: line.bytes[..<split]), line, info, process, &state)
@@ -624,6 +674,7 @@ public final class LackeyImporter {
                 }
                 try sink(.access(a))
                 summary.events += 1
+                summary.accesses += 1
                 lastAccess = (a.pid, a.kind, page)
                 return
             }
@@ -631,6 +682,7 @@ public final class LackeyImporter {
         }
         try sink(.access(a))
         summary.events += 1
+        summary.accesses += 1
     }
 
     private func map(_ process: Process, _ r: LackeyRegion) throws {
@@ -887,6 +939,10 @@ public final class LackeyImporter {
     /// fork: the child's logs run here, in full, before the parent's log goes on.
     private func fork(_ parent: Process, _ childPid: UInt32) throws {
         let child = newProcess(childPid, from: parent)
+        // The child's programs are instances of their own; what the parent touches after the
+        // fork belongs to the parent's program again (its inferred mappings: issue 17 item 3).
+        let parentInstance = currentInstance
+        defer { currentInstance = parentInstance }
         try emit(.fork(parent: parent.pid, child: child.pid))
         if emitting { summary.forks += 1 }
         let forkLog = infos.indices.first {

@@ -77,6 +77,15 @@ struct LackeyLayouts {
         }
     }
 
+    /// The program a layout starts: its lowest file segment (Valgrind loads the executable
+    /// below ld.so: 0x108000 or 0x400000, ld.so at 0x4000000). Nil for a damaged layout.
+    static func executable(of layout: [LackeyLayoutSegment]) -> String? {
+        for seg in layout {
+            if case .file(let path, _) = seg.kind { return path }
+        }
+        return nil
+    }
+
     mutating func merge(_ other: LackeyLayouts) {
         for (pid, list) in other.byPid { byPid[pid, default: []].append(contentsOf: list) }
         damaged.append(contentsOf: other.damaged)

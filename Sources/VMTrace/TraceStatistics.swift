@@ -54,6 +54,7 @@ public struct TraceStatistics {
     public private(set) var maxAddress: UInt64?
     private var pages: Set<PageKey> = []
     private var lastPage = PageKey(pid: 0, page: .max)
+    private var recent = RecentPages()
 
     public init() {}
 
@@ -73,7 +74,7 @@ public struct TraceStatistics {
             let lastPageNumber = last / tracePageSize
             while true {
                 let key = PageKey(pid: a.pid, page: page)
-                if key != lastPage {
+                if key != lastPage && !recent.seen(key.pid, key.page) {
                     pages.insert(key)
                     lastPage = key
                 }

@@ -13,13 +13,16 @@ struct Check: ParsableCommand {
             trace with those settings (-s overrides them) and compares every golden key; \
             wall-clock keys (replay.*_seconds, replay.*_per_second) are never compared. \
             Exit 0 when all are equal; 1 with a table of the keys that differ (golden, \
-            actual, delta), or when the golden was made from another trace; 65/66 for a bad \
-            or missing file. --update rewrites the golden (atomically) from this replay.
+            actual, delta, delta%), or when the golden was made from another trace \
+            (--ignore-checksum compares anyway); 65/66 for a bad or missing file (a missing \
+            golden: run with --update). --tolerance lets keys differ by N units or X% of \
+            the golden value; keys within it pass and are listed. --update rewrites the golden (atomically) from this replay.
 
             Examples:
               vmreplay check traces/ls.vmt.gz --expect traces/expected/ls.json
               vmreplay check t.vmt.gz --expect t.json --keys 'vm.stats.vm.*' --keys 'prefault.*'
               vmreplay check t.vmt.gz --expect t.json -s vm.prefault_pages=16 --update
+              vmreplay check t.vmt.gz --expect t.json --tolerance 0.5% --tolerance 'trap.*=0'
             """
     )
 
@@ -34,6 +37,12 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("Compare only keys matching this glob (repeatable).", valueName: "glob"))
     var keys: [String] = []
 
+    @Option(help: ArgumentHelp("Let keys differ by up to N (units) or X% of the golden value: for all keys, or KEY=N / KEY=X% for the keys a glob matches (repeatable; the first matching glob wins).", valueName: "limit"))
+    var tolerance: [String] = []
+
+    @Flag(help: "Compare even if the golden was made from another trace (a re-recorded program); per-process keys are then matched by command name (proc.NAME#N.*), not pid.")
+    var ignoreChecksum = false
+
     @Flag(help: "Rewrite the golden from this replay instead of comparing.")
     var update = false
 
@@ -42,14 +51,31 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let overrides = try options.parsedSettings()
+        let tolerances: Tolerances
+        do { tolerances = try Tolerances(parsing: tolerance) } catch {
+            printToStandardError("vmreplay: --tolerance: \(error.description)")
+            throw ExitCode(64)
+        }
         try runReportingErrors {
             installOutputCleanupOnSignals()
             var golden: Golden?
             if FileManager.default.fileExists(atPath: expect) || !update {
+                guard FileManager.default.fileExists(atPath: expect) else {
+                    throw TraceError(.noInput, file: expect, "no such golden; run with --update to create it from this trace")
+                }
                 guard let data = FileManager.default.contents(atPath: expect) else {
                     throw TraceError(.noInput, file: expect, "cannot read the golden")
                 }
                 golden = try Golden(json: String(decoding: data, as: UTF8.self), file: expect)
+            }
+            if let golden {
+                let goldenKeys = golden.values.map(\.key)
+                let unmatched = KeySelection(keys).unmatched(by: goldenKeys).map { "--keys '\($0)'" }
+                    + tolerances.unmatchedGlobs(by: goldenKeys).map { "--tolerance '\($0)=...'" }
+                if let option = unmatched.first {
+                    printToStandardError("vmreplay: \(option) matches no key of \(expect) (keys look like vm.stats.vm.v_zfod, prefault.hits)")
+                    throw ExitCode(64)
+                }
             }
             // The golden's settings, then -s on top.
             var assignments = golden?.settings ?? []
@@ -63,8 +89,13 @@ struct Check: ParsableCommand {
             }
             var config = try options.configuration(assignments.map { ($0.name, $0.value) })
             if let golden {
-                if options.physMem == nil { config.physicalMemory = golden.physicalMemory }
-                if options.swap == nil { config.swap = golden.swap }
+                // -s vmreplay.phys_mem / vmreplay.swap on the command line win, as --phys-mem does.
+                if options.physMem == nil && !overrides.contains(where: { $0.name == MachineSetting.physicalMemory.rawValue }) {
+                    config.physicalMemory = golden.physicalMemory
+                }
+                if options.swap == nil && !overrides.contains(where: { $0.name == MachineSetting.swap.rawValue }) {
+                    config.swap = golden.swap
+                }
             }
             let checksum = try TraceChecksum.of(path: trace)
             let progress = ProgressLine(label: "check", requested: options.progress)
@@ -81,21 +112,27 @@ struct Check: ParsableCommand {
                 return
             }
             guard let golden else { return }
-            let outcome = GoldenCheck.compare(golden: golden, report: report, actualChecksum: checksum,
-                                              keyGlobs: keys)
+            let (compared, actual) = ignoreChecksum ? GoldenCheck.matchingProcessesByName(golden, report) : (golden, report)
+            let outcome = GoldenCheck.compare(golden: compared, report: actual,
+                                              actualChecksum: ignoreChecksum ? golden.checksum : checksum,
+                                              keyGlobs: keys, tolerances: tolerances)
             if let mismatch = outcome.traceMismatch {
                 printToStandardError("vmreplay: \(expect): \(mismatch)")
             }
             if !outcome.differences.isEmpty {
-                printToStandardOutput("vmreplay: \(trace): \(outcome.differences.count) of \(outcome.comparedKeys) keys differ from \(expect)\n")
+                printToStandardOutput("vmreplay: \(trace): \(outcome.differences.count) of \(outcome.comparedKeys) keys differ from \(expect)"
+                    + (outcome.tolerated.isEmpty ? "" : " (\(outcome.tolerated.count) more within --tolerance)") + "\n")
                 printToStandardOutput(outcome.renderDifferences())
+                if !outcome.newKeys.isEmpty { printToStandardOutput(CheckReport.newKeysLine(outcome.newKeys)) }
             }
             if outcome.passed {
                 if !quiet {
                     var line = "vmreplay: \(trace): ok, \(outcome.comparedKeys) keys match \(expect)"
-                    if !outcome.newKeys.isEmpty { line += " (\(outcome.newKeys.count) keys not in the golden; --update adds them)" }
+                    if !outcome.tolerated.isEmpty { line += " (\(outcome.tolerated.count) within --tolerance)" }
                     printToStandardOutput(line + "\n")
+                    if !outcome.tolerated.isEmpty { printToStandardOutput(CheckOutcome.renderTable(outcome.tolerated)) }
                 }
+                if !quiet, !outcome.newKeys.isEmpty { printToStandardOutput(CheckReport.newKeysLine(outcome.newKeys)) }
             } else {
                 throw ExitCode(1)
             }

@@ -64,6 +64,12 @@ struct ImportLackey: ParsableCommand {
     @Flag(help: "Declare every mapped file resident (its pages start in the page cache).")
     var resident = false
 
+    @Option(help: ArgumentHelp("The directory the program was started in (scripts/record.sh gives it): relative paths it opened become absolute.", valueName: "dir"))
+    var cwd: String?
+
+    @Flag(inversion: .prefixedNo, help: "Show a progress line on stderr (default: when stderr is a terminal).")
+    var progress: Bool?
+
     @Option(help: "gzip compression level for a .gz output, 1 (fast) to 9 (small).")
     var level = 6
 
@@ -83,8 +89,22 @@ struct ImportLackey: ParsableCommand {
             options.keepGoing = keepGoing
             options.merge = merge
             options.resident = resident
+            options.startDirectory = cwd
             let importer = LackeyImporter(logs: logs, options: options)
-            let summary = try importer.run(output: output, compressionLevel: level)
+            let line = ProgressLine(label: "import", requested: progress)
+            var lastDrawn = ContinuousClock.now
+            importer.progress = { p in
+                let now = ContinuousClock.now
+                guard now - lastDrawn >= .milliseconds(250) else { return }
+                lastDrawn = now
+                line.show("\(Int((p.fraction * 100).rounded(.down)))%  pass \(p.pass) of 2 (\(p.pass == 1 ? "scanning" : "writing")), "
+                    + "\(p.bytesRead / 1_000_000) of \(p.totalBytes / 1_000_000) MB of logs")
+            }
+            let summary: LackeyImportSummary
+            do {
+                defer { line.clear() }
+                summary = try importer.run(output: output, compressionLevel: level)
+            }
             reportSkipped(summary.skippedLines, summary.skippedErrors)
             for line in Self.describe(summary) { printToStandardError(line) }
         }
@@ -94,7 +114,7 @@ struct ImportLackey: ParsableCommand {
     static func describe(_ s: LackeyImportSummary) -> [String] {
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         var out: [String] = []
-        out.append("vmreplay: imported \(s.logs) log\(s.logs == 1 ? "" : "s"): \(s.processes) process\(s.processes == 1 ? "" : "es"), \(s.forks) fork\(s.forks == 1 ? "" : "s"), \(s.execs) exec\(s.execs == 1 ? "" : "s"), \(s.files) file\(s.files == 1 ? "" : "s"); \(s.accessRecords) access\(s.accessRecords == 1 ? "" : "es"), \(s.events) events")
+        out.append("vmreplay: imported \(s.logs) log\(s.logs == 1 ? "" : "s"): \(s.processes) process\(s.processes == 1 ? "" : "es"), \(s.forks) fork\(s.forks == 1 ? "" : "s"), \(s.execs) exec\(s.execs == 1 ? "" : "s"), \(s.files) file\(s.files == 1 ? "" : "s"); \(s.accesses) access\(s.accesses == 1 ? "" : "es") from \(s.accessRecords) Lackey record\(s.accessRecords == 1 ? "" : "s") (M is a read and a write), \(s.events) events")
         out.append("vmreplay: startup layouts used: \(s.layoutsUsed); system calls applied: \(s.appliedSyscalls), failed: \(s.failedSyscalls), ignored: \(s.ignoredSyscalls.values.reduce(0, +))")
         if !s.ignoredSyscalls.isEmpty {
             let top = s.ignoredSyscalls.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
@@ -103,7 +123,11 @@ struct ImportLackey: ParsableCommand {
         }
         out.append("vmreplay: \(s.inferredAccesses) access\(s.inferredAccesses == 1 ? "" : "es") needed an inferred mapping; \(s.inferredRegions.count) region\(s.inferredRegions.count == 1 ? "" : "s") inferred")
         for r in s.inferredRegions {
-            out.append("vmreplay:   pid \(r.pid) \(hex(r.start))-\(hex(r.end)) \(r.protection)\(r.stack ? " stack" : ""): \(r.pages) page\(r.pages == 1 ? "" : "s") touched by \(r.accesses) access\(r.accesses == 1 ? "" : "es")")
+            out.append("vmreplay:   pid \(r.pid) \(hex(r.start))-\(hex(r.end)) \(r.protection)\(r.stack ? " stack" : ""): \(r.pages) distinct page\(r.pages == 1 ? "" : "s"), \(r.accesses) access\(r.accesses == 1 ? "" : "es")")
+        }
+        if !s.inferredRegions.isEmpty {
+            let pages = s.inferredRegions.reduce(0) { $0 + $1.pages }
+            out.append("vmreplay: note: inferred regions are anonymous memory: their \(pages) distinct page\(pages == 1 ? "" : "s") replay as zero-fill faults (v_zfod) even where the program really mapped a file (its executable, ld.so, libraries), so zero-fill and traps come out higher than with --layout (docs/recording.md has figures); scripts/record.sh passes --layout")
         }
         if s.kernelAddressAccesses > 0 {
             out.append("vmreplay: \(s.kernelAddressAccesses) access\(s.kernelAddressAccesses == 1 ? "" : "es") at kernel addresses (no mapping possible; the replay counts them as SIGSEGV)")
@@ -115,6 +139,12 @@ struct ImportLackey: ParsableCommand {
             out.append("vmreplay: --merge dropped \(s.mergedAccesses) repeated access\(s.mergedAccesses == 1 ? "" : "es")")
         }
         for n in s.notes { out.append("vmreplay: note: \(n)") }
+        if !s.missingProgramLogs.isEmpty {
+            let n = s.missingProgramLogs.count
+            let names = s.missingProgramLogs.prefix(4).joined(separator: ", ") + (n > 4 ? ", ..." : "")
+            out.append("vmreplay: warning: partial recording: the log\(n == 1 ? " is" : "s are") missing for \(n) exec'd program\(n == 1 ? "" : "s") (\(names)); their accesses are not in the trace"
+                + (s.skippedLayouts > 0 ? ", and \(s.skippedLayouts) startup layout\(s.skippedLayouts == 1 ? "" : "s") of theirs went unused so that the next program starts in its own address space" : ""))
+        }
         return out
     }
 }

@@ -1,6 +1,7 @@
 // `vmreplay info TRACE`: what a trace contains.
 
 import ArgumentParser
+import VMReplay
 import VMTrace
 
 struct Info: ParsableCommand {
@@ -14,8 +15,10 @@ struct Info: ParsableCommand {
             Reads the whole trace (validating it as a replay would) and prints: the format \
             detected, compressed and raw sizes, event counts by kind, the processes and \
             files declared, the bytes mapped by mmap, accesses by kind, the lowest and \
-            highest byte address accessed, and the number of distinct pages touched \
-            (4 KiB pages, counted per process).
+            highest byte address accessed, and the number of distinct pages (4 KiB pages \
+            accessed at least once, each counted once per process; replay.pages_touched is \
+            another figure: every page of every access). An access is one r/w/x/kr/kw/peek/poke \
+            event, as in replay.accesses.
 
             Examples:
               vmreplay info trace.vmt.gz
@@ -37,7 +40,7 @@ struct Info: ParsableCommand {
         try runReportingErrors {
             let reader = try TraceReader(path: trace, options: .init(keepGoing: keepGoing))
             var stats = TraceStatistics()
-            try reader.forEach { stats.add($0) }
+            try TraceScan.run(reader: reader) { stats.add($0) }
             reportSkipped(reader.skippedEvents, reader.skippedErrors)
             let report = InfoReport(path: trace, reader: reader, stats: stats)
             printToStandardOutput(format == .json ? report.json : report.text)

@@ -28,6 +28,13 @@ final class ProgressLine {
         drawn = true
     }
 
+    /// A line of the caller's own making (after the label).
+    func show(_ text: String) {
+        guard enabled else { return }
+        printRaw("\r\u{1B}[K\(label): \(text)")
+        drawn = true
+    }
+
     /// Erases the line before the report or an error is printed.
     func clear() {
         guard enabled, drawn else { return }

@@ -19,6 +19,21 @@ struct ByteSize: ExpressibleByArgument {
     }
 }
 
+/// One byte size, or a list of them for `sweep` (32M,64M).
+struct ByteSizeList: ExpressibleByArgument {
+    var all: [UInt64]
+    var bytes: UInt64 { all[0] }
+    init?(argument: String) {
+        var sizes: [UInt64] = []
+        for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let size = ByteSize(argument: String(part)) else { return nil }
+            sizes.append(size.bytes)
+        }
+        guard !sizes.isEmpty else { return nil }
+        all = sizes
+    }
+}
+
 extension ReportFormat: ExpressibleByArgument {}
 
 /// Options every replaying command shares.
@@ -29,10 +44,10 @@ struct ReplayOptions: ParsableArguments {
     var settings: [String] = []
 
     @Option(help: ArgumentHelp("Simulated physical memory (K/M/G/T suffixes; default 64G, so nothing pages).", valueName: "size"))
-    var physMem: ByteSize?
+    var physMem: ByteSizeList?
 
     @Option(help: ArgumentHelp("Simulated swap space (K/M/G/T suffixes; default 0: dirty anonymous pages cannot be paged out).", valueName: "size"))
-    var swap: ByteSize?
+    var swap: ByteSizeList?
 
     @Flag(inversion: .prefixedNo, help: "Show a progress line on stderr (default: when stderr is a terminal).")
     var progress: Bool?
@@ -48,7 +63,9 @@ struct ReplayOptions: ParsableArguments {
 
     func parsedSettings() throws -> [Setting] {
         do {
-            return try settings.map { text throws(SettingError) in try Setting(parsing: text) }
+            let parsed = try settings.map { text throws(SettingError) in try Setting(parsing: text) }
+            try Setting.checkDistinctNames(parsed)
+            return parsed
         } catch {
             printToStandardError("vmreplay: \(error.description)")
             throw ExitCode(64)
@@ -57,8 +74,12 @@ struct ReplayOptions: ParsableArguments {
 
     func configuration(_ assignments: [(String, Int64)]) throws -> ReplayConfiguration {
         var c = ReplayConfiguration()
-        do { c.tunables = try Setting.tunables(assignments) } catch {
+        do { c = try Setting.configuration(assignments, base: c) } catch {
             printToStandardError("vmreplay: \(error.description)")
+            throw ExitCode(64)
+        }
+        guard (physMem?.all.count ?? 1) == 1, (swap?.all.count ?? 1) == 1 else {
+            printToStandardError("vmreplay: --phys-mem and --swap take one size here (`vmreplay sweep` takes a list)")
             throw ExitCode(64)
         }
         if let physMem {
@@ -96,6 +117,7 @@ struct Replay: ParsableCommand {
               vmreplay replay trace.vmt.gz --format json -o report.json
               vmreplay replay big.vmt.gz --phys-mem 256M --swap 1G --format sysctl
               vmreplay replay trace.txt -s vm.debug_fault=10   (first 10 faults, seed format, on stderr)
+              vmreplay replay trace.vmt.gz --skip 1M --warmup 1M --window 100K
 
             Exit status: 0 success, 64 bad option or setting, 65 malformed trace, 66 missing \
             input, 73/74 output errors.
@@ -116,6 +138,11 @@ struct Replay: ParsableCommand {
     @Flag(help: "Only inflate and parse the trace (no simulation): a decoding benchmark.")
     var decodeOnly = false
 
+    @OptionGroup var windowOptions: WindowOptions
+
+    @Option(help: ArgumentHelp("Report only the keys matching this glob (repeatable), like `sysctl -n` or check --keys; a glob that matches nothing is an error.", valueName: "glob"))
+    var keys: [String] = []
+
     func run() throws {
         let settings = try options.parsedSettings()
         var assignments: [(String, Int64)] = []
@@ -135,12 +162,18 @@ struct Replay: ParsableCommand {
                 printToStandardOutput(report.render(format))
                 return
             }
+            if let windows = try windowOptions.windows(format: format) {
+                try runWindowedReplay(trace: trace, configuration: config, windows: windows, keepGoing: options.keepGoing,
+                                      format: format, output: output)
+                return
+            }
             let result = try runReplayJob(trace: trace, progress: progress) {
                 try ReplayDriver.run(path: trace, configuration: config, keepGoing: options.keepGoing,
                                      progress: progress.update, console: printToStandardError)
             }
             reportSkipped(result.skipped, result.samples)
-            try emit(result.0.render(format), to: output)
+            try emit(try ReportOutput.render(result.0, format: format, keys: keys, trace: trace,
+                                             settings: assignments, configuration: config), to: output)
         }
     }
 }

@@ -25,8 +25,9 @@ struct SweepCommand: ParsableCommand {
             others.
 
             Examples:
-              vmreplay sweep traces/fork-server.vmt.gz -s vm.prefault_pages=0,1,2,4,8,16,32 -s vm.shared_fault=0,1 --plot sweep.svg
+              vmreplay sweep traces/gen-fork-server.vmt.gz -s vm.prefault_pages=0,1,2,4,8,16,32 -s vm.shared_fault=0,1 --plot sweep.svg
               vmreplay sweep trace.txt -s vm.prefault_pages=0..64:x2 --format csv > sweep.csv
+              vmreplay sweep trace.txt --phys-mem 32M,64M --swap 256M -s vm.prefault_pages=0,8
             """
     )
 
@@ -45,7 +46,8 @@ struct SweepCommand: ParsableCommand {
     var plot: String?
 
     func run() throws {
-        let settings = try options.parsedSettings()
+        var options = self.options
+        let settings = try options.takeSizeLists(adding: options.parsedSettings())
         guard !settings.isEmpty else {
             printToStandardError("vmreplay: sweep needs at least one -s NAME=V1,V2,...")
             throw ExitCode(64)

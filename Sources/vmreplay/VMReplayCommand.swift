@@ -30,12 +30,12 @@ struct VMReplayCommand: ParsableCommand {
               vmreplay check t.vmt.gz --expect t.json     regression check (--update rewrites)
               vmreplay sysctl -d                          every tunable -s accepts
               scripts/record.sh ls -l -o ls.vmt.gz        record your own program (Valgrind)
-              vmreplay import lackey LOG... -o t.vmt.gz   import Valgrind Lackey logs
+              vmreplay import lackey lk.*.log -o t.vmt     import Valgrind Lackey logs
               vmreplay gen fork-server -o t.vmt.gz        synthetic workloads (see gen --help)
               vmreplay info t.vmt.gz                      what a trace contains
               vmreplay convert t.txt t.vmt.gz             text <-> binary, gzip by .gz
 
-            Exit status: 0 success, 64 usage error, 65 malformed trace, 66 missing or \
+            Exit status: 0 success, 1 check found differences, 64 usage error, 65 malformed trace, 66 missing or \
             unreadable input, 73 output cannot be created, 74 I/O error.
             """,
         subcommands: [Replay.self, SweepCommand.self, Check.self, Convert.self, Import.self, Info.self, Gen.self, SysctlCommand.self]

@@ -20,7 +20,7 @@ final class TraceRegressionTests: XCTestCase {
             let goldenPath = expected.appendingPathComponent(name).path
             let golden = try Golden(json: String(contentsOfFile: goldenPath, encoding: .utf8), file: goldenPath)
             let tracePath = Self.tracesDirectory.appendingPathComponent(golden.traceName).path
-            var config = ReplayConfiguration(tunables: try Setting.tunables(golden.settings.map { ($0.name, $0.value) }))
+            var config = try Setting.configuration(golden.settings.map { ($0.name, $0.value) }, base: ReplayConfiguration())
             config.physicalMemory = golden.physicalMemory
             config.swap = golden.swap
             let report = try ReplayDriver.run(path: tracePath, configuration: config).0
