@@ -43,6 +43,16 @@ public struct SweepPlan: Sendable {
             .joined(separator: " ")
     }
 
+    /// The traces called `name` (with or without suffix); none is a usage error.
+    public func traces(named name: String) throws -> [Int] {
+        let found = traces.indices.filter { traces[$0].name == name || traces[$0].stem == name }
+        guard !found.isEmpty else {
+            throw TraceError(.usage, "--plot-trace \(name): no such trace in the sweep (traces: "
+                + traces.map(\.name).joined(separator: ", ") + ")")
+        }
+        return found
+    }
+
     /// What makes two runs the same study: the command, the output, the traces and the
     /// settings. (The replay options are the user's to keep equal; the budget may differ per
     /// machine.)
@@ -141,7 +151,7 @@ public enum CorpusSweep {
             return combinations.map { _ in (nil, "\(error)") }
         }
         return engines.enumerated().map { i, engine in
-            if let failure = failures[i] { return (nil, "\(trace.name): \(failure)") }
+            if let failure = failures[i] { return (nil, failure) }
             var report = engine.finish()
             report.set("replay.skipped_events", skipped)
             return (report, nil)

@@ -120,14 +120,7 @@ public struct CorpusSweepResult: Sendable {
 
     /// The SVG: the one-trace chart of each trace (or only `onlyTrace`), stacked.
     public func renderPlot(onlyTrace: String? = nil) throws -> String {
-        var indices = Array(plan.traces.indices)
-        if let onlyTrace {
-            indices = indices.filter { plan.traces[$0].name == onlyTrace || plan.traces[$0].stem == onlyTrace }
-            guard !indices.isEmpty else {
-                throw TraceError(.usage, "--plot-trace \(onlyTrace): no such trace in the sweep (traces: "
-                    + plan.traces.map(\.name).joined(separator: ", ") + ")")
-            }
-        }
+        let indices = try onlyTrace.map { try plan.traces(named: $0) } ?? Array(plan.traces.indices)
         if indices.count == 1, let only = indices.first {
             return SweepPlot.render(sweepResult(trace: only), title: plan.traces[only].name)
         }

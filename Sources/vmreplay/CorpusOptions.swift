@@ -53,6 +53,7 @@ extension SweepCommand {
             let layout: SweepLayout = Corpus.isCorpus(arguments) ? .corpus : .single
             let plan = SweepPlan(traces: try Corpus.resolve(arguments), settings: settings, layout: layout, format: format)
             try validateCombinations(plan.combinations, base: base)
+            if let name = corpus.plotTrace { _ = try plan.traces(named: name) }
             let items = shard?.items(costs: plan.costs)
             let running = max(1, min(jobs, plan.traces.count)) * plan.combinations.count
             let budget = corpus.maxMemory?.bytes ?? ProcessInfo.processInfo.physicalMemory / UInt64(running)
