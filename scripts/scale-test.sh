@@ -47,6 +47,23 @@ VMREPLAY=$bin scripts/sweep-parallel.sh -n 4 -o "$work/parallel.csv" "${study[@]
 cmp "$work/one.csv" "$work/parallel.csv" || fail "GNU parallel's merge differs from the one-process sweep"
 echo "scale-test: GNU parallel (4 shards): identical, $(elapsed $t) ms"
 
+# Over "ssh hosts": a stand-in for ssh that runs the command here exercises the remote path
+# (parallel's quoting for the remote shell, --workdir, parts coming back on stdout).
+cat > "$work/fakessh" <<'SSH'
+#!/bin/sh
+while [ $# -gt 0 ]; do case "$1" in -l|-p|-o|-S|-i) shift 2 ;; -*) shift ;; *) break ;; esac; done
+shift
+[ "$1" = "--" ] && shift
+exec sh -c "$*"
+SSH
+chmod +x "$work/fakessh"
+small=(traces/ls.vmt.gz traces/env-true.vmt.gz -s vm.prefault_pages=0,8 --format csv)
+"$bin" sweep "${small[@]}" -o "$work/small.csv"
+PARALLEL="--ssh $work/fakessh --sshlogin 1/hostA,1/hostB --workdir ." VMREPLAY=$bin \
+    scripts/sweep-parallel.sh -n 4 -o "$work/ssh.csv" "${small[@]}"
+cmp "$work/small.csv" "$work/ssh.csv" || fail "the sweep over --sshlogin hosts differs"
+echo "scale-test: GNU parallel over two (stand-in) ssh hosts: identical"
+
 # Shards are cut from the canonical work list: the traces named one by one in reverse order,
 # and the shards merged in reverse, give the same bytes.
 mapfile -t reversed < <(ls traces/*.vmt.gz | sort -r)

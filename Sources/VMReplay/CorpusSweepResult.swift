@@ -62,6 +62,11 @@ public struct CorpusSweepResult: Sendable {
                 }
             }
         }
+        // Names read best left-aligned: padded to one width, alignTable leaves them so.
+        let width = table.map { $0.first?.count ?? 0 }.max() ?? 0
+        for i in table.indices where !table[i].isEmpty {
+            table[i][0] += String(repeating: " ", count: width - table[i][0].count)
+        }
         return alignTable(table)
     }
 
