@@ -88,7 +88,9 @@ expect_refusal "a duplicate part" "$work/rev-1.jsonl" "$work/rev-1.jsonl" "$work
 expect_refusal "a part of another study" "$work/rev-1.jsonl" "$work/rev-2.jsonl" "$work/other.jsonl"
 
 if [ "${SCALE_SKIP_SLURM:-0}" != 1 ]; then
-    # A single-node cluster: everything under $work/slurm, ports 16817/16818.
+    # A single-node cluster: everything under $work/slurm, ports 16817/16818, addresses given
+    # (127.0.0.1) so that the host name need not resolve. The daemons run as this user (root
+    # in CI, as SlurmUser=root wants).
     t=$(( $(date +%s%N) / 1000000 ))
     s=$work/slurm
     mkdir -p "$s/state" "$s/spool"
@@ -102,7 +104,7 @@ if [ "${SCALE_SKIP_SLURM:-0}" != 1 ]; then
     host=$(hostname)
     cat > "$s/slurm.conf" <<CONF
 ClusterName=vmreplay
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -113,6 +115,7 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2,bf_interval=2
 SlurmctldPort=16817
 SlurmdPort=16818
 StateSaveLocation=$s/state
@@ -125,7 +128,7 @@ ReturnToService=2
 MpiDefault=none
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
-NodeName=$host CPUs=2 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
     export SLURM_CONF=$s/slurm.conf

@@ -17,8 +17,9 @@ struct SweepCorpusOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --plot over several traces: draw only this trace (name, with or without its suffix).", valueName: "name"))
     var plotTrace: String?
 
-    /// Whether the arguments make a corpus sweep rather than the one-trace sweep.
-    func isRequested(for traces: [String]) -> Bool { Corpus.isCorpus(traces) || shard != nil }
+    /// Whether the arguments make a corpus sweep rather than the one-trace sweep (whose
+    /// output a one-trace --shard or --max-memory run keeps).
+    func isRequested(for traces: [String]) -> Bool { Corpus.isCorpus(traces) || shard != nil || maxMemory != nil }
 
     func jobCount() throws -> Int {
         let jobs = jobs ?? ProcessInfo.processInfo.activeProcessorCount
@@ -57,8 +58,11 @@ extension SweepCommand {
             let items = shard?.items(costs: plan.costs)
             let running = max(1, min(jobs, plan.traces.count)) * plan.combinations.count
             let budget = corpus.maxMemory?.bytes ?? ProcessInfo.processInfo.physicalMemory / UInt64(running)
+            let progress = CorpusProgress(total: Set((items ?? Array(0..<plan.itemCount)).map(plan.trace(ofItem:))).count,
+                                          requested: options.progress)
             let rows = CorpusSweep.run(plan: plan, items: items, base: base, keepGoing: options.keepGoing,
-                                       jobs: jobs, memoryBudget: budget)
+                                       jobs: jobs, memoryBudget: budget, traceDone: progress.traceDone)
+            progress.clear()
             let failed = rows.filter { $0.failure != nil }
             for row in failed {
                 printToStandardError("vmreplay: \(plan.describe(item: row.item)): failed: \(row.failure ?? "")")
@@ -154,5 +158,31 @@ extension ReplayOptions {
             if swap == nil { config.swap = golden.swap }
         }
         return (config, assignments)
+    }
+}
+
+/// "sweep: 3/9 traces done (ls.vmt.gz)" on stderr while a corpus runs, when it is a terminal.
+final class CorpusProgress: @unchecked Sendable {
+    private let total: Int
+    private let enabled: Bool
+    private var done = 0
+    private let lock = NSLock()
+
+    init(total: Int, requested: Bool?) {
+        self.total = total
+        enabled = requested ?? (isatty(2) != 0)
+    }
+
+    func traceDone(_ name: String) {
+        guard enabled else { return }
+        lock.lock()
+        done += 1
+        let line = "\r\u{1B}[Ksweep: \(done)/\(total) traces done (\(name))"
+        lock.unlock()
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func clear() {
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }

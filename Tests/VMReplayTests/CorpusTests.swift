@@ -95,6 +95,27 @@ extension CLITests {
         }
     }
 
+    func testOneTraceShardsMergeToTheOneTraceSweep() throws {
+        let study = [scenarioA, "-s", "vm.prefault_pages=0,8,16", "-s", "vm.fast_fault=0,1"]
+        let (status, whole, _) = try run(["sweep"] + study)
+        XCTAssertEqual(status, 0)
+        XCTAssertTrue(whole.hasPrefix("vm.prefault_pages  vm.fast_fault  traps"))  // no trace column
+        var parts: [String] = []
+        for k in 1...2 {
+            let part = tempDir.appendingPathComponent("one-\(k).jsonl").path
+            XCTAssertEqual(try run(["sweep"] + study + ["--shard", "\(k)/2", "-o", part]).0, 0)
+            parts.append(part)
+        }
+        let (s, merged, _) = try run(["merge"] + parts)
+        XCTAssertEqual(s, 0)
+        XCTAssertEqual(merged, whole)
+        // A one-trace sweep under a budget it passes prints nothing, as on any engine error.
+        let (b, out, err) = try run(["sweep"] + study + ["--max-memory", "64K"])
+        XCTAssertEqual(b, 65)
+        XCTAssertEqual(out, "")
+        XCTAssertTrue(err.contains("01-anon-two-writes.vmtrace vm.prefault_pages=0 vm.fast_fault=0: failed: event 4: host memory estimate"), err)
+    }
+
     func testShardsDoNotDependOnArgumentOrder() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: scenarioDirectory)
             .filter { $0.hasSuffix(".vmtrace") }.sorted().prefix(6).map { scenarioDirectory + "/" + $0 }
