@@ -77,6 +77,28 @@ extension CLITests {
         XCTAssertEqual(s, 64)
     }
 
+    func testListsDirectoriesAndFilesNameTheSameCorpus() throws {
+        // A list with a comment, a blank line and paths relative to the list's directory.
+        let names = ["03-fork-cow-both.vmtrace", "01-anon-two-writes.vmtrace"]
+        let list = tempDir.appendingPathComponent("list.txt").path
+        let relative = String(repeating: "../", count: tempDir.pathComponents.count - 1) + String(scenarioDirectory.dropFirst())
+        try ("# two scenarios\n\n" + names.map { relative + "/" + $0 + "  # trailing comment" }.joined(separator: "\n") + "\n")
+            .write(toFile: list, atomically: true, encoding: .utf8)
+        let study = ["-s", "vm.prefault_pages=0,8", "--format", "csv"]
+        let (s1, fromList, e1) = try run(["sweep", "@" + list] + study)
+        XCTAssertEqual(s1, 0, e1)
+        let (s2, fromFiles, _) = try run(["sweep"] + names.map { scenarioDirectory + "/" + $0 } + study)
+        XCTAssertEqual(s2, 0)
+        XCTAssertEqual(fromList, fromFiles)
+        XCTAssertTrue(fromList.split(separator: "\n")[1].hasPrefix("01-anon-two-writes.vmtrace,"))  // name order
+        // The same trace twice (here through the list and by name) is a usage error.
+        let (s3, _, e3) = try run(["sweep", "@" + list, scenarioA] + study)
+        XCTAssertEqual(s3, 64)
+        XCTAssertTrue(e3.contains("are the same trace"), e3)
+        let (s4, _, _) = try run(["sweep", tempDir.appendingPathComponent("nothing-here").path, scenarioA] + study)
+        XCTAssertEqual(s4, 66)
+    }
+
     func testShardsMergeToTheUnshardedOutputInEveryFormat() throws {
         for format in ["csv", "json", "text", "sysctl"] {
             let (status, whole, _) = try run(["sweep"] + corpusStudy + ["--format", format])
