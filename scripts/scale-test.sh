@@ -148,6 +148,14 @@ CONF
     SWEEP_WORKDIR=$work/slurm-sweep VMREPLAY=$bin scripts/sweep-slurm.sh -n 4 --wait -o "$work/slurm.csv" "${study[@]}"
     cmp "$work/one.csv" "$work/slurm.csv" || fail "the Slurm job array's merge differs from the one-process sweep"
     echo "scale-test: Slurm job array (4 tasks + merge job): identical, $(elapsed $t) ms"
+    # A shard that fails (a missing trace) cancels the merge; the script says so and fails.
+    status=0
+    SWEEP_WORKDIR=$work/slurm-bad VMREPLAY=$bin scripts/sweep-slurm.sh -n 2 --wait -o "$work/bad.csv" \
+        traces/ls.vmt.gz "$work/no-such-trace.vmt" -s vm.prefault_pages=0,8 2>"$work/bad.txt" || status=$?
+    [ "$status" != 0 ] || fail "sweep-slurm.sh exited 0 although a shard failed"
+    [ ! -e "$work/bad.csv" ] || fail "sweep-slurm.sh left a result although a shard failed"
+    grep -q "no such trace file" "$work/bad.txt" || fail "sweep-slurm.sh did not show the shard's error"
+    echo "scale-test: Slurm with a failing shard: exit $status, no result, the shard's error shown"
 fi
 
 t=$(( $(date +%s%N) / 1000000 ))

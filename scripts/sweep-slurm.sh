@@ -70,3 +70,14 @@ merge=$(sbatch --parsable ${SBATCH_ARGS:-} --job-name=vmreplay-merge --chdir="$P
 }
 merge=${merge%%;*}
 echo "sweep-slurm.sh: shards: job array $array ($shards tasks); merge: job $merge -> $output (work: $work)" >&2
+if [ -n "$wait" ]; then
+    # A merge cancelled because a shard failed never ran, and sbatch --wait still exits 0.
+    state=$(scontrol show job -o "$merge" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)
+    if [ "$state" != COMPLETED ]; then
+        echo "sweep-slurm.sh: the merge job ended ${state:-in an unknown state}; a shard failed? logs in $work:" >&2
+        for log in "$work"/shard-*.log; do
+            [ -s "$log" ] && { echo "--- $log" >&2; tail -n 5 "$log" >&2; }
+        done
+        exit 1
+    fi
+fi
