@@ -11,6 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+if [ "$(id -u)" != 0 ] && [ "${SCALE_SKIP_SLURM:-0}" != 1 ]; then
+    echo "scale-test: not root: the test cluster runs its daemons as SlurmUser=root; Slurm part skipped" >&2
+    SCALE_SKIP_SLURM=1
+fi
 need=()
 command -v parallel >/dev/null || need+=(parallel)
 if [ "${SCALE_SKIP_SLURM:-0}" != 1 ]; then
