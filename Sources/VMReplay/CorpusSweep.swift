@@ -19,13 +19,19 @@ public struct SweepPlan: Sendable {
     public var combinations: [[(String, Int64)]]
     public var layout: SweepLayout
     public var format: ReportFormat
+    /// The replay options every row ran with (memory sizes, --keep-going, invariant checks),
+    /// as `ReplayConfiguration.studyText` writes them: parts made with others do not merge.
+    public var replayOptions: String
 
-    public init(traces: [CorpusTrace], settings: [Setting], layout: SweepLayout, format: ReportFormat) {
+    public init(traces: [CorpusTrace], settings: [Setting], layout: SweepLayout, format: ReportFormat,
+                replayOptions: String)
+    {
         self.traces = traces
         self.settings = settings
         combinations = Setting.product(settings)
         self.layout = layout
         self.format = format
+        self.replayOptions = replayOptions
     }
 
     public var itemCount: Int { traces.count * combinations.count }
@@ -53,11 +59,11 @@ public struct SweepPlan: Sendable {
         return found
     }
 
-    /// What makes two runs the same study: the command, the output, the traces and the
-    /// settings. (The replay options are the user's to keep equal; the budget may differ per
-    /// machine.)
+    /// What makes two runs the same study: the command, the output, the replay options, the
+    /// traces and the settings. (Not --jobs, nor the memory budget, whose default depends on
+    /// the machine.)
     public var studyID: String {
-        var text = "sweep\n\(layout.rawValue)\n\(format.rawValue)\n"
+        var text = "sweep\n\(layout.rawValue)\n\(format.rawValue)\n\(replayOptions)\n"
         for t in traces { text += t.identity + "\n" }
         for s in settings { text += s.name + "=" + s.values.map(String.init).joined(separator: ",") + "\n" }
         return studyHash(text)
@@ -69,6 +75,15 @@ public struct CorpusRow: Sendable {
     public var item: Int
     public var report: Report?
     public var failure: String?
+}
+
+extension ReplayConfiguration {
+    /// The options a study's rows depend on besides the swept settings, in one line.
+    public func studyText(keepGoing: Bool) -> String {
+        var text = "phys_mem=\(physicalMemory) swap=\(swap) keep_going=\(keepGoing)"
+        if checkInvariants { text += " invariants_every=\(invariantInterval)" }
+        return text
+    }
 }
 
 public enum CorpusSweep {

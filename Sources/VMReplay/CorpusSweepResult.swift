@@ -165,6 +165,7 @@ extension SweepPlan {
         }.joined(separator: ", ")
         var out = PartialResult.header(command: "sweep", study: studyID, shard: shard, items: itemCount, fields: [
             "\"layout\": \"\(layout.rawValue)\"", "\"format\": \"\(format.rawValue)\"",
+            "\"replay_options\": \"\(jsonEscaped(replayOptions))\"",
             "\"traces\": [\(traceList)]", "\"settings\": [\(settingList)]",
         ])
         for row in rows {
@@ -180,8 +181,9 @@ extension SweepPlan {
         func bad(_ why: String) -> TraceError { TraceError(.dataError, file: file, at: .line(1), why) }
         guard let layout = h["layout"]?.string.flatMap(SweepLayout.init(rawValue:)),
               let format = h["format"]?.string.flatMap(ReportFormat.init(rawValue:)),
-              let traceList = h["traces"]?.array, let settingList = h["settings"]?.array
-        else { throw bad("not a sweep's partial result (layout, format, traces, settings)") }
+              let traceList = h["traces"]?.array, let settingList = h["settings"]?.array,
+              let replayOptions = h["replay_options"]?.string
+        else { throw bad("not a sweep's partial result (layout, format, replay_options, traces, settings)") }
         let traces = try traceList.map { t -> CorpusTrace in
             guard let name = t["name"]?.string, let crc = t["crc32"]?.int, let bytes = t["bytes"]?.int,
                   let crc32 = UInt32(exactly: crc), bytes >= 0
@@ -194,7 +196,7 @@ extension SweepPlan {
             }
             return Setting(name: name, values: values)
         }
-        self.init(traces: traces, settings: settings, layout: layout, format: format)
+        self.init(traces: traces, settings: settings, layout: layout, format: format, replayOptions: replayOptions)
         guard studyID == h["study"]?.string else { throw bad("the study does not match its traces and settings") }
     }
 

@@ -93,7 +93,7 @@ public enum PartialResult {
                   part.header["command"] == first.header["command"]
             else {
                 throw TraceError(.dataError, file: part.path,
-                                 "from another study (\(part.study), \(part.total) items) than \(first.path) (\(first.study), \(first.total) items): the traces, settings or format differ")
+                                 "from another study (\(part.study), \(part.total) items) than \(first.path) (\(first.study), \(first.total) items): the traces, settings, format or replay options differ")
             }
             if let other = shards[part.shard] {
                 throw TraceError(.dataError, file: part.path, "shard \(part.shard) is given twice (also \(other))")

@@ -52,7 +52,8 @@ extension SweepCommand {
             }
             let jobs = try corpus.jobCount()
             let layout: SweepLayout = Corpus.isCorpus(arguments) ? .corpus : .single
-            let plan = SweepPlan(traces: try Corpus.resolve(arguments), settings: settings, layout: layout, format: format)
+            let plan = SweepPlan(traces: try Corpus.resolve(arguments), settings: settings, layout: layout, format: format,
+                                 replayOptions: base.studyText(keepGoing: options.keepGoing))
             try validateCombinations(plan.combinations, base: base)
             if let name = corpus.plotTrace { _ = try plan.traces(named: name) }
             let items = shard?.items(costs: plan.costs)

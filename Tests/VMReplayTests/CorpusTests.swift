@@ -154,18 +154,20 @@ extension CLITests {
 
     func testMergeRefusesGapsOverlapsAndOtherStudies() throws {
         func part(_ k: Int, _ n: Int, _ args: [String] = []) throws -> String {
-            let path = tempDir.appendingPathComponent("p\(k)of\(n)-\(args.count).jsonl").path
+            let path = tempDir.appendingPathComponent("p\(k)of\(n)\(args.joined(separator: "_")).jsonl").path
             let (s, _, e) = try run(["sweep"] + corpusStudy + args + ["--shard", "\(k)/\(n)", "-o", path])
             XCTAssertEqual(s, 0, e)
             return path
         }
         let p1 = try part(1, 2), p2 = try part(2, 2)
         let foreign = try part(2, 2, ["-s", "vm.shared_fault=0"])
+        let otherMemory = try part(2, 2, ["--phys-mem", "64M"])
         let out = tempDir.appendingPathComponent("out.txt").path
         let cases: [(String, [String], String)] = [
             ("gap", [p1], "gap:"),
             ("duplicate", [p1, p2, p1], "given twice"),
             ("foreign", [p1, foreign], "another study"),
+            ("other replay options", [p1, otherMemory], "another study"),
         ]
         for (what, parts, message) in cases {
             let (s, _, e) = try run(["merge"] + parts + ["-o", out])
