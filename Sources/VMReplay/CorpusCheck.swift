@@ -65,9 +65,10 @@ public enum CorpusCheck {
         return items.sorted { ($0.goldenName, $0.trace.identity) < ($1.goldenName, $1.trace.identity) }
     }
 
-    /// The work list's identity for partial results.
-    public static func studyID(_ items: [CheckItem], update: Bool) -> String {
-        studyHash("check\n\(update)\n" + items.map(\.id).joined(separator: "\n"))
+    /// The work list's identity for partial results; `options` are the command line's replay
+    /// options (-s overrides, memory sizes, --keep-going) in one line.
+    public static func studyID(_ items: [CheckItem], update: Bool, options: String) -> String {
+        studyHash("check\n\(update)\n\(options)\n" + items.map(\.id).joined(separator: "\n"))
     }
 
     /// Checks the items, up to `jobs` at a time. `configure` gives the replay configuration and
@@ -180,10 +181,10 @@ func leftAlignedTable(_ rows: [[String]]) -> String {
 
 extension CorpusCheck {
     public static func renderPart(items: [CheckItem], indices: [Int], outcomes: [CheckItemOutcome],
-                                  shard: ShardSpec, update: Bool, quiet: Bool) -> String
+                                  shard: ShardSpec, update: Bool, quiet: Bool, options: String) -> String
     {
         let list = items.map { "\"\(jsonEscaped($0.id))\"" }.joined(separator: ", ")
-        var out = PartialResult.header(command: "check", study: studyID(items, update: update), shard: shard,
+        var out = PartialResult.header(command: "check", study: studyID(items, update: update, options: options), shard: shard,
                                        items: items.count, fields: ["\"quiet\": \(quiet)", "\"work\": [\(list)]"])
         for (i, o) in zip(indices, outcomes) {
             let diffs = o.differences.map { d in

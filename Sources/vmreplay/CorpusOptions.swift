@@ -129,12 +129,23 @@ extension Check {
             if let shard {
                 // The verdict (exit 1 or 65) is the merge's.
                 return try emit(CorpusCheck.renderPart(items: items, indices: indices, outcomes: outcomes, shard: shard,
-                                                       update: update, quiet: quiet), to: nil)
+                                                       update: update, quiet: quiet, options: studyOptions(overrides)), to: nil)
             } else {
                 printToStandardOutput(summary.render(quiet: quiet))
             }
             if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
         }
+    }
+}
+
+extension Check {
+    /// What besides the goldens decides a corpus check's outcome, for its study ID.
+    func studyOptions(_ overrides: [Setting]) -> String {
+        var text = overrides.map { "\($0.name)=\($0.values.map(String.init).joined(separator: ","))" }.joined(separator: " ")
+        text += " phys_mem=\(options.physMem.map { String($0.bytes) } ?? "golden")"
+        text += " swap=\(options.swap.map { String($0.bytes) } ?? "golden") keep_going=\(options.keepGoing)"
+        if options.checkInvariants { text += " invariants_every=\(options.invariantInterval)" }
+        return text
     }
 }
 

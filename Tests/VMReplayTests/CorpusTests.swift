@@ -237,5 +237,12 @@ extension CLITests {
         let (ms, merged, _) = try run(["merge"] + parts)
         XCTAssertEqual(ms, 1)
         XCTAssertEqual(merged, out)
+        // A shard checked with another -s belongs to another study.
+        let (_, other, _) = try run(["check"] + traces + ["--expect-dir", goldens, "-s", "vm.prefault_pages=4", "--shard", "1/2"])
+        let otherPath = tempDir.appendingPathComponent("check-other.jsonl").path
+        try other.write(toFile: otherPath, atomically: true, encoding: .utf8)
+        let (os, _, oe) = try run(["merge", otherPath, parts[0]])
+        XCTAssertEqual(os, 65)
+        XCTAssertTrue(oe.contains("another study"), oe)
     }
 }
