@@ -23,14 +23,27 @@ struct Check: ParsableCommand {
               vmreplay check t.vmt.gz --expect t.json --keys 'vm.stats.vm.*' --keys 'prefault.*'
               vmreplay check t.vmt.gz --expect t.json -s vm.prefault_pages=16 --update
               vmreplay check t.vmt.gz --expect t.json --tolerance 0.5% --tolerance 'trap.*=0'
+
+            Corpus: with --expect-dir DIR, every golden in DIR whose trace is among the given \
+            traces (files, directories, @lists) is checked, up to --jobs at a time, with one \
+            summary table; a trace without a golden is MISSING (--update writes DIR/STEM.json; \
+            it writes nothing unless every replay succeeded). Exit 1 if any golden differs or \
+            is missing, 65 if a replay failed. --shard K/N checks one slice (merge with \
+            `vmreplay merge`).
+              vmreplay check traces/ --expect-dir traces/expected
             """
     )
 
-    @Argument(help: "The trace to replay.")
+    @Argument(help: "The trace to replay (with --expect-dir: traces, directories of traces or @lists).")
     var trace: String
 
+    @Argument(help: ArgumentHelp("More traces (with --expect-dir).", valueName: "trace"))
+    var moreTraces: [String] = []
+
     @Option(help: ArgumentHelp("The golden report.", valueName: "golden.json"))
-    var expect: String
+    var expect: String?
+
+    @OptionGroup(title: "Corpus") var corpus: CheckCorpusOptions
 
     @OptionGroup var options: ReplayOptions
 
@@ -56,6 +69,13 @@ struct Check: ParsableCommand {
             printToStandardError("vmreplay: --tolerance: \(error.description)")
             throw ExitCode(64)
         }
+        if let expectDir = corpus.expectDir {
+            return try runCorpusCheck(traces: [trace] + moreTraces, expectDir: expectDir, overrides: overrides)
+        }
+        guard let expect, moreTraces.isEmpty else {
+            printToStandardError("vmreplay: check takes one trace and --expect GOLDEN, or traces and --expect-dir DIR")
+            throw ExitCode(64)
+        }
         try runReportingErrors {
             installOutputCleanupOnSignals()
             var golden: Golden?
@@ -77,26 +97,7 @@ struct Check: ParsableCommand {
                     throw ExitCode(64)
                 }
             }
-            // The golden's settings, then -s on top.
-            var assignments = golden?.settings ?? []
-            for s in overrides {
-                guard s.values.count == 1 else {
-                    printToStandardError("vmreplay: -s \(s.name) has several values; check takes one")
-                    throw ExitCode(64)
-                }
-                assignments.removeAll { $0.name == s.name }
-                assignments.append((s.name, s.values[0]))
-            }
-            var config = try options.configuration(assignments.map { ($0.name, $0.value) })
-            if let golden {
-                // -s vmreplay.phys_mem / vmreplay.swap on the command line win, as --phys-mem does.
-                if options.physMem == nil && !overrides.contains(where: { $0.name == MachineSetting.physicalMemory.rawValue }) {
-                    config.physicalMemory = golden.physicalMemory
-                }
-                if options.swap == nil && !overrides.contains(where: { $0.name == MachineSetting.swap.rawValue }) {
-                    config.swap = golden.swap
-                }
-            }
+            let (config, assignments) = try options.checkConfiguration(golden: golden, overrides: overrides)
             let checksum = try TraceChecksum.of(path: trace)
             let progress = ProgressLine(label: "check", requested: options.progress)
             let report = try runReplayJob(trace: trace, progress: progress) {

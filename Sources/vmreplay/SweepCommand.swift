@@ -28,11 +28,24 @@ struct SweepCommand: ParsableCommand {
               vmreplay sweep traces/gen-fork-server.vmt.gz -s vm.prefault_pages=0,1,2,4,8,16,32 -s vm.shared_fault=0,1 --plot sweep.svg
               vmreplay sweep trace.txt -s vm.prefault_pages=0..64:x2 --format csv > sweep.csv
               vmreplay sweep trace.txt --phys-mem 32M,64M --swap 256M -s vm.prefault_pages=0,8
+
+            Corpus: several traces, a directory or @list.txt give one row per (trace, \
+            setting), each with the trace's name and checksum, traces in name order; up to \
+            --jobs traces replay at a time, each engine held to --max-memory. --shard K/N runs \
+            one slice of the work list and writes a partial result for `vmreplay merge` \
+            (docs/scale.md).
+              vmreplay sweep traces/ -s vm.prefault_pages=0,8,16 --format csv -o corpus.csv
+              vmreplay sweep traces/ -s vm.prefault_pages=0,8,16 --shard 2/4 -o part2.jsonl
             """
     )
 
-    @Argument(help: "The trace (text or .vmt, gzip or not; - for standard input).")
+    @Argument(help: "The trace (text or .vmt, gzip or not; - for standard input), a directory of traces, or @list.txt (one path a line).")
     var trace: String
+
+    @Argument(help: ArgumentHelp("More traces, directories or @lists: a corpus sweep.", valueName: "trace"))
+    var moreTraces: [String] = []
+
+    @OptionGroup(title: "Corpus") var corpus: SweepCorpusOptions
 
     @OptionGroup var options: ReplayOptions
 
@@ -58,6 +71,9 @@ struct SweepCommand: ParsableCommand {
             throw ExitCode(64)
         }
         let base = try options.configuration([])
+        if corpus.isRequested(for: [trace] + moreTraces) {
+            return try runCorpusSweep(traces: [trace] + moreTraces, settings: settings, base: base)
+        }
         let progress = ProgressLine(label: "sweep", requested: options.progress)
         try runReportingErrors {
             installOutputCleanupOnSignals()
