@@ -59,6 +59,12 @@ extension CLITests {
             "vmreplay convert trace.txt trace.vmt.gz && cp trace.vmt.gz t.vmt.gz && cp trace.vmt.gz big.vmt.gz",
             "gzip -c trace.txt > trace.txt.gz && cp trace.txt.gz big.txt.gz",
             "vmreplay check t.vmt.gz --expect t.json --update -q",
+            // Partial results for `vmreplay merge`'s examples.
+            "vmreplay sweep trace.txt -s vm.prefault_pages=0,8 --shard 1/2 -o part-1.jsonl",
+            "vmreplay sweep trace.txt -s vm.prefault_pages=0,8 --shard 2/2 -o part-2.jsonl",
+            "mkdir -p expected && cp t.json expected/t.json",
+            "vmreplay check t.vmt.gz --expect-dir expected --shard 1/2 > check-1.jsonl",
+            "vmreplay check t.vmt.gz --expect-dir expected --shard 2/2 > check-2.jsonl",
             "cp \(shell.quoted(lackey.appendingPathComponent("true.lk.log.gz").path)) lk.1234.1.log",
             "cp \(shell.quoted(lackey.appendingPathComponent("true.valgrind-stderr.txt").path)) vg-stderr.txt",
         ])
