@@ -151,8 +151,9 @@ public final class Replayer {
 
     private func applyOther(_ event: TraceEvent) throws(KernelError) {
         switch event {
-        case .access:
-            break
+        case .access(let a):
+            // An access too large to pack (PackedEvent.sizeLimit) comes here from a batch's others.
+            try kernel.access(pid: a.pid, address: a.address, size: a.size, type: a.kind.accessType)
         case .file(let id, let size, let resident, let path):
             try kernel.declareFile(id: id, size: size, resident: resident, path: path.string)
         case .proc(let pid, let threads):
