@@ -74,9 +74,12 @@ extension Kernel {
     @inline(never)
     private func accessSlowPath(pid: UInt32, address: UInt64, size: UInt32, type: AccessType) throws(KernelError) {
         pageoutSafePoint()
-        // Runs of accesses by the running process skip the lookup and any reference counting.
+        // The running process skips the lookup. The access holds a strong reference: a fault in
+        // it can wake the pagedaemon, whose OOM kill may end this very process (exit drops
+        // `procs[pid]` and `current`, the only other owners), and the rest of the access still
+        // reads the process (issue 16: a use-after-free with tiny phys_mem, found with ASan).
         if let ref = currentRef, ref._withUnsafeGuaranteedRef({ $0.pid == pid }) {
-            ref._withUnsafeGuaranteedRef { accessPages($0, address, size, type) }
+            accessPages(ref.takeUnretainedValue(), address, size, type)
             return
         }
         guard let p = procs[pid] else {
@@ -100,34 +103,38 @@ extension Kernel {
         let lastPage = last < address ? truncPage(UInt64.max) : truncPage(last)
         while true {
             counters.pagesTouched += 1
-            touchPage(p, va, type)
+            // An OOM kill during the access ends it: a dead process touches nothing more.
+            guard touchPage(p, va, type) else { return }
             if va >= lastPage { break }
             va += pageSize
         }
     }
 
-    @inline(__always)
-    private func touchPage(_ p: Proc, _ va: UInt64, _ type: AccessType) {
+    /// One page of an access; false if the OOM killer ended the process meanwhile.
+    @inline(__always) @discardableResult
+    private func touchPage(_ p: Proc, _ va: UInt64, _ type: AccessType) -> Bool {
         guard let (mmuAccess, user) = type.mmuView else {
             vmFaultPage(p, va, type == .poke ? [.read, .write] : .read)
-            return
+            return !killedPids.contains(p.pid)
         }
         // After a successful vm_fault the instruction restarts; a page that keeps faulting would
         // loop forever on real hardware, so the replay gives up after a few rounds.
         for _ in 0..<4 {
             switch mmu.translate(va, mmuAccess, user: user) {
             case .ok:
-                return
+                return true
             case .firstUseOfWatched:
                 counters.prefaultHits += 1
-                return
+                return true
             case .fault(let errorCode):
                 counters.pageFaults += 1
-                if !trapPfault(p, va, errorCode, user: user) { return }
-                if killedPids.contains(p.pid) { return }
+                let retry = trapPfault(p, va, errorCode, user: user)
+                if killedPids.contains(p.pid) { return false }
+                if !retry { return true }
             }
         }
         counters.faultLivelocks += 1
+        return true
     }
 
     /// trap_pfault: returns true when the faulting access may be retried.

@@ -5,6 +5,9 @@ import VMTrace
 
 /// What a replay runs with.
 public struct ReplayConfiguration: Equatable, Sendable {
+    /// The smallest `physicalMemory` the command line and goldens accept (`--phys-mem 4M`).
+    public static let minimumPhysicalMemory: UInt64 = 4 << 20
+
     public var tunables = Tunables()
     /// Bytes of simulated RAM (`--phys-mem`); large enough by default that nothing pages.
     public var physicalMemory: UInt64 = 64 << 30

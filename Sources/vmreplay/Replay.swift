@@ -62,7 +62,7 @@ struct ReplayOptions: ParsableArguments {
             throw ExitCode(64)
         }
         if let physMem {
-            guard physMem.bytes >= 4 << 20 else {
+            guard physMem.bytes >= ReplayConfiguration.minimumPhysicalMemory else {
                 printToStandardError("vmreplay: --phys-mem must be at least 4M")
                 throw ExitCode(64)
             }

@@ -1,0 +1,40 @@
+// Issue 16 (reliability, round two) at the command line: goldens checked like the command
+// line, output that cannot overwrite the input, write failures, bad settings, temp files.
+import Foundation
+import XCTest
+
+extension CLITests {
+    /// A golden made by --update on scenario A, with `edit` applied to its text.
+    func editedGolden(_ name: String, _ edit: (String) -> String) throws -> String {
+        let path = tempDir.appendingPathComponent(name).path
+        XCTAssertEqual(try run(["check", scenarioA, "--expect", path, "--update", "-q"]).0, 0)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try edit(text).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testGoldenSettingsAreCheckedLikeTheCommandLine() throws {
+        func replacing(_ pattern: String, _ with: String) -> (String) -> String {
+            { $0.replacingOccurrences(of: pattern, with: with, options: .regularExpression) }
+        }
+        let cases: [(String, (String) -> String, String)] = [
+            // --phys-mem refuses less than 4M; so does a golden (4096 crashed check before).
+            ("tiny", replacing(#""phys_mem": \d+"#, #""phys_mem": 4096"#), "below 4M"),
+            // -1 was read as 2^64-1 and 2^64 as 0; neither is a byte count.
+            ("negative", replacing(#""phys_mem": \d+"#, #""phys_mem": -1"#), "not a byte count"),
+            ("wrapped", replacing(#""phys_mem": \d+"#, #""phys_mem": 18446744073709551616"#), "not a byte count"),
+            ("fraction", replacing(#""swap": \d+"#, #""swap": 1.5"#), "not a byte count"),
+            // Settings: out of range and unknown, as -s would say (exit 64 there, 65 here: the
+            // golden is an input file).
+            ("range", replacing(#""settings": \{\}"#, #""settings": {"vm.shared_fault": 7}"#), "out of range"),
+            ("unknown", replacing(#""settings": \{\}"#, #""settings": {"vm.no_such": 1}"#), "unknown sysctl"),
+            ("boolean", replacing(#""settings": \{\}"#, #""settings": {"vm.shared_fault": true}"#), "not an integer"),
+        ]
+        for (name, edit, message) in cases {
+            let golden = try editedGolden("\(name).json", edit)
+            let (status, _, err) = try run(["check", scenarioA, "--expect", golden])
+            XCTAssertEqual(status, 65, name)
+            XCTAssertTrue(err.contains(golden) && err.contains(message), "\(name): \(err)")
+        }
+    }
+}
