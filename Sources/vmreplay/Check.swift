@@ -77,7 +77,7 @@ struct Check: ParsableCommand {
                 let fresh = Golden(traceName: name, checksum: checksum, settings: assignments,
                                    configuration: config, report: report)
                 try writeTextFileAtomically(fresh.renderJSON(), to: expect)
-                if !quiet { printToStandardOutput("vmreplay: wrote \(expect) (\(fresh.values.count) keys)\n") }
+                if !quiet { try printToStandardOutput("vmreplay: wrote \(expect) (\(fresh.values.count) keys)\n") }
                 return
             }
             guard let golden else { return }
@@ -87,14 +87,14 @@ struct Check: ParsableCommand {
                 printToStandardError("vmreplay: \(expect): \(mismatch)")
             }
             if !outcome.differences.isEmpty {
-                printToStandardOutput("vmreplay: \(trace): \(outcome.differences.count) of \(outcome.comparedKeys) keys differ from \(expect)\n")
-                printToStandardOutput(outcome.renderDifferences())
+                try printToStandardOutput("vmreplay: \(trace): \(outcome.differences.count) of \(outcome.comparedKeys) keys differ from \(expect)\n")
+                try printToStandardOutput(outcome.renderDifferences())
             }
             if outcome.passed {
                 if !quiet {
                     var line = "vmreplay: \(trace): ok, \(outcome.comparedKeys) keys match \(expect)"
                     if !outcome.newKeys.isEmpty { line += " (\(outcome.newKeys.count) keys not in the golden; --update adds them)" }
-                    printToStandardOutput(line + "\n")
+                    try printToStandardOutput(line + "\n")
                 }
             } else {
                 throw ExitCode(1)

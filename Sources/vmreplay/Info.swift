@@ -40,7 +40,7 @@ struct Info: ParsableCommand {
             try reader.forEach { stats.add($0) }
             reportSkipped(reader.skippedEvents, reader.skippedErrors)
             let report = InfoReport(path: trace, reader: reader, stats: stats)
-            printToStandardOutput(format == .json ? report.json : report.text)
+            try printToStandardOutput(format == .json ? report.json : report.text)
         }
     }
 }

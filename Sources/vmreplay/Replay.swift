@@ -132,7 +132,7 @@ struct Replay: ParsableCommand {
             installOutputCleanupOnSignals()
             if decodeOnly {
                 let report = try ReplayDriver.decodeOnly(path: trace, keepGoing: options.keepGoing)
-                printToStandardOutput(report.render(format))
+                try printToStandardOutput(report.render(format))
                 return
             }
             let result = try runReplayJob(trace: trace, progress: progress) {
@@ -168,6 +168,6 @@ func emit(_ text: String, to output: String?) throws {
     if let output {
         try writeTextFileAtomically(text, to: output)
     } else {
-        printToStandardOutput(text)
+        try printToStandardOutput(text)
     }
 }

@@ -38,3 +38,36 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// Runs vmreplay through sh with `redirect` applied to its standard output.
+    func runRedirected(_ args: [String], _ redirect: String) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "exec \"$0\" \"$@\" \(redirect)", try binary().path] + args
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+    }
+
+    func testEveryStandardOutputWriteFailureExits74() throws {
+        let golden = tempDir.appendingPathComponent("a.json").path
+        XCTAssertEqual(try run(["check", scenarioA, "--expect", golden, "--update", "-q"]).0, 0)
+        let commands: [[String]] = [
+            ["replay", scenarioA], ["replay", scenarioA, "--decode-only"], ["info", scenarioA],
+            ["sweep", scenarioA, "-s", "vm.prefault_pages=0,8"], ["sysctl", "-a"],
+            ["check", scenarioA, "--expect", golden],
+        ]
+        for args in commands {
+            // A full device, and a closed descriptor; both exited 0 with the output lost.
+            for redirect in [">/dev/full", ">&-"] {
+                let (status, err) = try runRedirected(args, redirect)
+                XCTAssertEqual(status, 74, "\(args) \(redirect): \(err)")
+                XCTAssertTrue(err.contains("vmreplay: <stdout>: write error"), "\(args) \(redirect): \(err)")
+            }
+        }
+    }
+}
