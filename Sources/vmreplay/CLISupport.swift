@@ -79,3 +79,12 @@ struct Count: ExpressibleByArgument {
         value = v
     }
 }
+
+/// Refuses (exit 64) to write `output` when it names one of `inputs` (the same path, or the
+/// same file through a symbolic or hard link): the result would replace what it was made from.
+func refuseOutputOverInput(_ output: String?, option: String, inputs: [String]) throws {
+    guard let output else { return }
+    for input in inputs where TraceConversion.sameFile(input, output) {
+        throw TraceError(.usage, "\(option) \(output) is the input \(input); refusing to overwrite it")
+    }
+}

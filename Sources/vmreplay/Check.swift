@@ -43,6 +43,7 @@ struct Check: ParsableCommand {
     func run() throws {
         let overrides = try options.parsedSettings()
         try runReportingErrors {
+            try refuseOutputOverInput(update ? expect : nil, option: "--update: --expect", inputs: [trace])
             installOutputCleanupOnSignals()
             var golden: Golden?
             if FileManager.default.fileExists(atPath: expect) || !update {

@@ -129,6 +129,7 @@ struct Replay: ParsableCommand {
         let config = try options.configuration(assignments)
         let progress = ProgressLine(label: "replay", requested: options.progress)
         try runReportingErrors {
+            try refuseOutputOverInput(output, option: "-o", inputs: [trace])
             installOutputCleanupOnSignals()
             if decodeOnly {
                 let report = try ReplayDriver.decodeOnly(path: trace, keepGoing: options.keepGoing)

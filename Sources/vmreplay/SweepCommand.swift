@@ -58,6 +58,8 @@ struct SweepCommand: ParsableCommand {
         let base = try options.configuration([])
         let progress = ProgressLine(label: "sweep", requested: options.progress)
         try runReportingErrors {
+            try refuseOutputOverInput(output, option: "-o", inputs: [trace] + [plot].compactMap { $0 })
+            try refuseOutputOverInput(plot, option: "--plot", inputs: [trace])
             installOutputCleanupOnSignals()
             let result = try runReplayJob(trace: trace, progress: progress) {
                 try SweepDriver.run(path: trace, settings: settings, base: base,

@@ -71,3 +71,33 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    func testNoOutputOverwritesTheInput() throws {
+        let trace = tempDir.appendingPathComponent("a.vmtrace").path
+        try FileManager.default.copyItem(atPath: scenarioA, toPath: trace)
+        let original = try Data(contentsOf: URL(fileURLWithPath: trace))
+        let symbolic = tempDir.appendingPathComponent("sym.vmtrace").path
+        try FileManager.default.createSymbolicLink(atPath: symbolic, withDestinationPath: trace)
+        let hard = tempDir.appendingPathComponent("hard.vmtrace").path
+        try FileManager.default.linkItem(atPath: trace, toPath: hard)
+        for target in [trace, symbolic, hard] {
+            let commands: [[String]] = [
+                ["replay", trace, "-o", target],
+                ["sweep", trace, "-s", "vm.prefault_pages=0,8", "-o", target],
+                ["sweep", trace, "-s", "vm.prefault_pages=0,8", "--plot", target],
+                ["check", trace, "--expect", target, "--update"],
+            ]
+            for args in commands {
+                // These destroyed the trace and exited 0; convert and import already refused.
+                let (status, _, err) = try run(args)
+                XCTAssertEqual(status, 64, "\(args): \(err)")
+                XCTAssertTrue(err.contains("refusing to overwrite"), "\(args): \(err)")
+                XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: trace)), original, "\(args)")
+            }
+        }
+        // Two outputs of one sweep on one file: the report would replace the plot.
+        let out = tempDir.appendingPathComponent("out").path
+        XCTAssertEqual(try run(["sweep", trace, "-s", "vm.prefault_pages=0,8", "--plot", out, "-o", out]).0, 64)
+    }
+}
