@@ -101,3 +101,29 @@ extension CLITests {
         XCTAssertEqual(try run(["sweep", trace, "-s", "vm.prefault_pages=0,8", "--plot", out, "-o", out]).0, 64)
     }
 }
+
+extension CLITests {
+    func testEveryBadSettingExits64() throws {
+        let golden = tempDir.appendingPathComponent("a.json").path
+        XCTAssertEqual(try run(["check", scenarioA, "--expect", golden, "--update", "-q"]).0, 0)
+        // In range on its own, but 3 entries in 4 ways make no TLB: this exited 1, which in
+        // check means "the counters differ".
+        let commands: [[String]] = [
+            ["replay", scenarioA, "-s", "vmreplay.tlb.dtlb_entries=3"],
+            ["sweep", scenarioA, "-s", "vmreplay.tlb.dtlb_entries=3,4"],
+            ["sweep", scenarioA, "-s", "vmreplay.tlb.stlb_ways=1,5"],
+            ["check", scenarioA, "--expect", golden, "-s", "vmreplay.tlb.itlb_entries=12"],
+            ["check", scenarioA, "--expect", golden, "-s", "vmreplay.tlb.dtlb_entries=3", "--update"],
+            // A range is counted before it is built (this one took 1.6 GB, then SIGABRT).
+            ["sweep", scenarioA, "-s", "vm.prefault_pages=0..2147483647"],
+            ["sweep", scenarioA, "-s", "vm.prefault_pages=-9223372036854775808..9223372036854775807"],
+            // The product of counts is checked without overflowing (10^20 combinations).
+            ["sweep", scenarioA] + Array(repeating: ["-s", "vm.prefault_pages=0..9999"], count: 5).joined(),
+        ]
+        for args in commands {
+            let (status, _, err) = try run(args)
+            XCTAssertEqual(status, 64, "\(args): \(err)")
+            XCTAssertTrue(err.hasPrefix("vmreplay: "), "\(args): \(err)")
+        }
+    }
+}
