@@ -31,11 +31,6 @@ extension TraceEvent {
 
 /// Accumulates figures over a trace's events.
 public struct TraceStatistics {
-    private struct PageKey: Hashable {
-        var pid: UInt32
-        var page: UInt64
-    }
-
     /// Events by keyword (only keywords that occur).
     public private(set) var eventCounts: [String: UInt64] = [:]
     public private(set) var events: UInt64 = 0
@@ -50,14 +45,14 @@ public struct TraceStatistics {
     /// Lowest and highest byte address any access touched.
     public private(set) var minAddress: UInt64?
     public private(set) var maxAddress: UInt64?
-    private var pages: Set<PageKey> = []
-    private var lastPage = PageKey(pid: 0, page: .max)
+    /// The pages each process's accesses touched.
+    private var pages: [UInt32: PageRangeSet] = [:]
 
     public init() {}
 
     public var accesses: UInt64 { accessCounts.reduce(0, +) }
     /// Distinct (process, 4 KiB page) pairs the accesses touched.
-    public var distinctPages: Int { pages.count }
+    public var distinctPages: Int { Int(clamping: pages.values.reduce(0) { $0 &+ $1.count }) }
 
     public mutating func add(_ event: TraceEvent) {
         events += 1
@@ -67,17 +62,10 @@ public struct TraceStatistics {
             let last = a.address &+ UInt64(max(a.size, 1) - 1)
             minAddress = min(minAddress ?? a.address, a.address)
             maxAddress = max(maxAddress ?? last, last)
-            var page = a.address / tracePageSize
-            let lastPageNumber = last / tracePageSize
-            while true {
-                let key = PageKey(pid: a.pid, page: page)
-                if key != lastPage {
-                    pages.insert(key)
-                    lastPage = key
-                }
-                if page >= lastPageNumber { break }
-                page += 1
-            }
+            // An access that wraps past the top of the address space touches its first page
+            // only, as before.
+            let first = a.address / tracePageSize
+            pages[a.pid, default: PageRangeSet()].insert(first...max(first, last / tracePageSize))
             return
         case .proc(let pid, _), .fork(_, let pid):
             if seenPids.insert(pid).inserted { pids.append(pid) }
