@@ -50,7 +50,12 @@ struct Check: ParsableCommand {
                 guard let data = FileManager.default.contents(atPath: expect) else {
                     throw TraceError(.noInput, file: expect, "cannot read the golden")
                 }
-                golden = try Golden(json: String(decoding: data, as: UTF8.self), file: expect)
+                do {
+                    golden = try Golden(json: String(decoding: data, as: UTF8.self), file: expect)
+                } catch let error as TraceError where update {
+                    // A corrupt golden is what --update is for: made afresh from defaults and -s.
+                    printToStandardError(error.description + " (--update replaces it)")
+                }
             }
             // The golden's settings, then -s on top.
             var assignments = golden?.settings ?? []

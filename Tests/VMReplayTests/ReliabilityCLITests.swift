@@ -127,3 +127,36 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    func testSmallThings() throws {
+        // An unknown 900 KB token is cut in the message (it was echoed whole).
+        let huge = tempDir.appendingPathComponent("huge.vmtrace").path
+        try ("vmtrace 1\n" + String(repeating: "z", count: 900_000) + " 1\n").write(toFile: huge, atomically: true, encoding: .utf8)
+        let (status, _, err) = try run(["info", huge])
+        XCTAssertEqual(status, 65)
+        XCTAssertTrue(err.contains("huge.vmtrace:2: unknown event 'zzz"), err)
+        XCTAssertLessThan(err.utf8.count, 400, "the message is cut")
+
+        // Invalid UTF-8 in a file path is refused in text as in binary (it became U+FFFD).
+        let latin1 = tempDir.appendingPathComponent("latin1.vmtrace")
+        try Data("vmtrace 1\nfile 1 4K /tmp/caf".utf8 + [0xE9] + Data("\n".utf8)).write(to: latin1)
+        let (textStatus, _, textErr) = try run(["info", latin1.path])
+        XCTAssertEqual(textStatus, 65)
+        XCTAssertTrue(textErr.contains("latin1.vmtrace:2: file path is not valid UTF-8"), textErr)
+
+        // An overwritten output keeps its mode (0600 came back 0644).
+        let report = tempDir.appendingPathComponent("private.txt").path
+        FileManager.default.createFile(atPath: report, contents: Data(), attributes: [.posixPermissions: 0o600])
+        XCTAssertEqual(try run(["replay", scenarioA, "-o", report]).0, 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: report)[.posixPermissions] as? NSNumber
+        XCTAssertEqual(mode?.intValue, 0o600)
+
+        // check --update replaces a corrupt golden (it refused to).
+        let golden = tempDir.appendingPathComponent("corrupt.json").path
+        try "{\"vmreplay_golden\": 1, \"trace\": ".write(toFile: golden, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try run(["check", scenarioA, "--expect", golden]).0, 65)
+        XCTAssertEqual(try run(["check", scenarioA, "--expect", golden, "--update", "-q"]).0, 0)
+        XCTAssertEqual(try run(["check", scenarioA, "--expect", golden, "-q"]).0, 0)
+    }
+}
