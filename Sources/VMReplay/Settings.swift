@@ -26,6 +26,10 @@ public struct Setting: Equatable, Sendable {
         var values: [Int64] = []
         for part in spec.split(separator: ",", omittingEmptySubsequences: false) {
             values += try Setting.expand(part, in: text)
+            // The limit holds for the whole list too (0..9999,0..9999,... grew without bound).
+            guard values.count <= Setting.maximumValues else {
+                throw .syntax(text, "more than \(Setting.maximumValues) values")
+            }
         }
         var probe = Tunables()
         for v in values {

@@ -117,6 +117,8 @@ extension CLITests {
             // A range is counted before it is built (this one took 1.6 GB, then SIGABRT).
             ["sweep", scenarioA, "-s", "vm.prefault_pages=0..2147483647"],
             ["sweep", scenarioA, "-s", "vm.prefault_pages=-9223372036854775808..9223372036854775807"],
+            // The limit holds for a whole list, not only for each range in it.
+            ["sweep", scenarioA, "-s", "vm.prefault_pages=" + Array(repeating: "0..9999", count: 3).joined(separator: ",")],
             // The product of counts is checked without overflowing (10^20 combinations).
             ["sweep", scenarioA] + Array(repeating: ["-s", "vm.prefault_pages=0..9999"], count: 5).joined(),
         ]
