@@ -44,6 +44,12 @@ public final class Replayer {
     @exclusivity(unchecked) public private(set) var events: UInt64 = 0
     /// Events for processes the OOM killer had ended (skipped).
     public private(set) var eventsAfterKill: UInt64 = 0
+    /// `--keep-going`: an event the kernel refuses is counted in `rejected` and skipped, not
+    /// an error that ends the replay.
+    public var keepGoing = false
+    /// Events the kernel refused under `keepGoing`: how many, and the first few.
+    public private(set) var rejected = 0
+    public private(set) var rejectedSamples: [ReplayError] = []
     private var finished = false
 
     public init(_ configuration: ReplayConfiguration) throws(SysctlError) {
@@ -92,7 +98,7 @@ public final class Replayer {
             // The OOM killer ended this process; the rest of its trace cannot happen.
             eventsAfterKill &+= 1
         } catch {
-            throw ReplayError(eventNumber: events, message: error.description)
+            try refuse(error)
         }
     }
 
@@ -106,8 +112,17 @@ public final class Replayer {
         } catch .killed {
             eventsAfterKill &+= 1
         } catch {
-            throw ReplayError(eventNumber: events, message: error.description)
+            try refuse(error)
         }
+    }
+
+    /// A kernel error for the current event: the replay's end, or under `keepGoing` a skip.
+    @inline(never)
+    private func refuse(_ error: KernelError) throws(ReplayError) {
+        let refusal = ReplayError(eventNumber: events, message: error.description)
+        guard keepGoing else { throw refusal }
+        rejected += 1
+        if rejectedSamples.count < 5 { rejectedSamples.append(refusal) }
     }
 
     /// Applies a batch of events (the hot loop: events are read in place, not copied out).

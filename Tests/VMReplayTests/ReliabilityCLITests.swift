@@ -162,3 +162,20 @@ extension CLITests {
         XCTAssertEqual(try run(["check", scenarioA, "--expect", golden, "-q"]).0, 0)
     }
 }
+
+extension CLITests {
+    /// --keep-going skips an event the kernel refuses and counts it (it stopped the replay).
+    func testKeepGoingSkipsAnEventTheKernelRefuses() throws {
+        let trace = tempDir.appendingPathComponent("refused.vmtrace").path
+        // An 8M resident file does not fit in 4M of RAM: the kernel refuses the declaration.
+        try "vmtrace 1\nfile 1 8M resident\nproc 1\nmmap 1 0x10000000 4K rw- private anon\nw 1 0x10000000\n"
+            .write(toFile: trace, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try run(["replay", trace, "--phys-mem", "4M"]).0, 65)
+        let (status, out, err) = try run(["replay", trace, "--phys-mem", "4M", "--keep-going", "--format", "sysctl"])
+        XCTAssertEqual(status, 0, err)
+        XCTAssertTrue(err.contains("does not fit in physical memory (skipped)"), err)
+        XCTAssertTrue(err.contains("skipped 1 bad event"), err)
+        XCTAssertTrue(out.contains("\nreplay.skipped_events: 1\n"), out) // the file line
+        XCTAssertTrue(out.contains("\ntrap.page_faults: 1\n"), out) // the write still runs
+    }
+}
