@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh run TARGET FILE...                       run inputs once (reproduce a crash)
 #   scripts/fuzz.sh list                                     the targets
 #
-# Targets: text, binary, binary-gzip, lackey, replay (Fuzz/Targets/*.swift). Each is built with
+# Targets: text, binary, binary-gzip, lackey, replay, check (Fuzz/Targets/*.swift). Each is built with
 # `swiftc -sanitize=fuzzer,address` from the module sources directly (SwiftPM cannot add the
 # fuzzer entry point without a target in Package.swift), into .build-fuzz/. The fuzzer's
 # working corpus is .build-fuzz/corpus/TARGET, seeded from Fuzz/corpus/TARGET (read only);
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.build-fuzz
-targets=(text binary binary-gzip lackey replay)
+targets=(text binary binary-gzip lackey replay check)
 mkdir -p "$B/modules" "$B/obj"
 
 san=(-sanitize=fuzzer,address)
@@ -46,7 +46,7 @@ module() {
 
 deps_of() {
     case $1 in
-        replay) echo "X86MMU VMKernel VMTrace VMReplay" ;;
+        replay|check) echo "X86MMU VMKernel VMTrace VMReplay" ;;
         *) echo "VMTrace" ;;
     esac
 }
@@ -92,7 +92,7 @@ extra=()
 [ "$t" = lackey ] && maxlen=16384
 # The engine's pages and objects form reference cycles by design (Fuzz/Targets/replay.swift).
 # Unreachable objects (an unmapped device object and its pages) still leak: no report at exit.
-if [ "$t" = replay ]; then
+if [ "$t" = replay ] || [ "$t" = check ]; then
     extra=(-detect_leaks=0)
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 fi

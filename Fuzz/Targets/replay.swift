@@ -9,7 +9,7 @@
 //     parents, forks of what was never created, up to 64 forks at once), files, mmap with every
 //     flag (stack, nosync, device, uksmap, shared, file offsets), munmap, mprotect, madvise,
 //     mlock, munlock, MADV_SETMAP/MADV_INVAL on VPAGETABLE entries and `store`s of VPTE-like
-//     words (so vm_fault_vpagetable walks real tables), every kind of access with sizes that span pages, runs of accesses that
+//     words (so vm_fault_vpagetable walks real tables), every kind of access with sizes that span pages (up to 2^32-1), runs of accesses that
 //     fill memory (so the pagedaemon, swap and the OOM killer run), drop_caches. Addresses come
 //     from a table of edges: 0, partition and 2M boundaries, the top of user space, the first
 //     non-user address, non-canonical and kernel addresses, 2^64 - 4096 — plus page offsets;
@@ -162,6 +162,11 @@ func decodeReplayInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> FuzzReplay
             let s = b.byte()
             var size: UInt32 = [1, 1, 1, 8, 4096, 4097, 8192, 65537][Int(s & 7)]
             if s & 0x80 != 0 { size = 0 }
+            // Sizes a packed record cannot hold (PackedEvent.sizeLimit, 16 MiB) up to 2^32-1.
+            if s & 0x78 == 0x78 {
+                size = [0xFF_FFFF, 1 << 24, (1 << 24) + 1, 0x3FF_F000, UInt32.max,
+                        UInt32(b.byte()) << 24 | 0xFF_FFFF, 1 << 25, 0xFFFF_F001][Int(s & 7)]
+            }
             if !kind.hasSize { size = 1 }
             r.events.append(.access(Access(kind: kind, pid: p, address: a, size: size)))
         }

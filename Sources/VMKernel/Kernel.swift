@@ -93,7 +93,7 @@ public final class Kernel {
         debugFaultRemaining = tunables.debugFault
     }
 
-    private static func geometry(_ entries: Int64, _ ways: Int64, _ name: String) throws(SysctlError) -> TLBGeometry {
+    static func geometry(_ entries: Int64, _ ways: Int64, _ name: String) throws(SysctlError) -> TLBGeometry {
         let sets = entries / max(ways, 1)
         guard ways >= 1, entries % ways == 0, sets > 0, sets & (sets - 1) == 0 else {
             throw .invalid(name: "vmreplay.tlb.\(name)_entries", value: entries,

@@ -75,9 +75,12 @@ extension Kernel {
     @inline(never)
     private func accessSlowPath(pid: UInt32, address: UInt64, size: UInt32, type: AccessType) throws(KernelError) {
         pageoutSafePoint()
-        // Runs of accesses by the running process skip the lookup and any reference counting.
+        // The running process skips the lookup. The access holds a strong reference: a fault in
+        // it can wake the pagedaemon, whose OOM kill may end this very process (exit drops
+        // `procs[pid]` and `current`, the only other owners), and the rest of the access still
+        // reads the process (issue 16: a use-after-free with tiny phys_mem, found with ASan).
         if let ref = currentRef, ref._withUnsafeGuaranteedRef({ $0.pid == pid }) {
-            ref._withUnsafeGuaranteedRef { accessPages($0, address, size, type) }
+            accessPages(ref.takeUnretainedValue(), address, size, type)
             return
         }
         guard let p = procs[pid] else {

@@ -68,25 +68,35 @@ public struct Golden: Sendable {
         guard let version = root["vmreplay_golden"] as? Int else { throw bad("no \"vmreplay_golden\" version") }
         guard version == Golden.formatVersion else { throw bad("version \(version) is not \(Golden.formatVersion)") }
         guard let trace = root["trace"] as? [String: Any], let name = trace["name"] as? String,
-              let crc = (trace["crc32"] as? NSNumber)?.uint32Value, let bytes = (trace["bytes"] as? NSNumber)?.uint64Value
+              let crc = jsonInteger(trace["crc32"], as: UInt32.self), let bytes = jsonInteger(trace["bytes"], as: UInt64.self)
         else { throw bad("no \"trace\" name/crc32/bytes") }
         traceName = name
         checksum = TraceChecksum(crc32: crc, bytes: bytes)
         guard let settingsObject = root["settings"] as? [String: Any] else { throw bad("no \"settings\"") }
         settings = try settingsObject.keys.sorted().map { k in
-            guard let v = (settingsObject[k] as? NSNumber)?.int64Value else { throw bad("setting \(k) is not a number") }
+            guard let v = jsonInteger(settingsObject[k], as: Int64.self) else { throw bad("setting \(k) is not an integer") }
             return (k, v)
         }
-        physicalMemory = (root["phys_mem"] as? NSNumber)?.uint64Value ?? ReplayConfiguration().physicalMemory
-        swap = (root["swap"] as? NSNumber)?.uint64Value ?? 0
+        func byteCount(_ key: String, default value: UInt64) throws -> UInt64 {
+            guard let field = root[key] else { return value }
+            guard let n = jsonInteger(field, as: UInt64.self) else { throw bad("\"\(key)\" is not a byte count") }
+            return n
+        }
+        physicalMemory = try byteCount("phys_mem", default: ReplayConfiguration().physicalMemory)
+        swap = try byteCount("swap", default: 0)
+        // The settings are checked as the command line checks -s and --phys-mem.
+        do { _ = try Setting.tunables(settings) } catch { throw bad(error.description) }
+        guard physicalMemory >= ReplayConfiguration.minimumPhysicalMemory else {
+            throw bad("\"phys_mem\" \(physicalMemory) is below 4M, the smallest --phys-mem")
+        }
         for (pid, name) in root["processes"] as? [String: Any] ?? [:] {
             if let p = UInt32(pid), let n = name as? String { processNames[p] = n }
         }
         guard let report = root["report"] as? [String: Any] else { throw bad("no \"report\"") }
         // JSONSerialization loses key order; the report's own order is restored when comparing.
         values = try report.keys.sorted().map { k in
-            guard let n = report[k] as? NSNumber else { throw bad("report key \(k) is not a number") }
-            return (k, n.int64Value)
+            guard let n = jsonInteger(report[k], as: Int64.self) else { throw bad("report key \(k) is not an integer") }
+            return (k, n)
         }
     }
 }

@@ -27,6 +27,7 @@ public enum ReplayDriver {
         let started = Date()
         let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         let replayer = try Replayer(configuration)
+        replayer.keepGoing = keepGoing
         replayer.kernel.console = console
         var lastReport = started
         try BatchPipeline.run(reader: reader) { batch, traceProgress in
@@ -43,10 +44,15 @@ public enum ReplayDriver {
         if configuration.checkInvariants { try replayer.checkInvariants() }
         var report = replayer.finish()
         let elapsed = Date().timeIntervalSince(started)
-        report.set("replay.skipped_events", reader.skippedEvents)
+        // Under --keep-going, events the kernel refused are skipped events too.
+        let skipped = reader.skippedEvents + replayer.rejected
+        report.set("replay.skipped_events", skipped)
         report.set("replay.wall_seconds", .real(elapsed))
         report.set("replay.events_per_second", .real(elapsed > 0 ? Double(replayer.events) / elapsed : 0))
-        return (report, reader.skippedEvents, reader.skippedErrors)
+        let refusals = replayer.rejectedSamples.map {
+            TraceError(.dataError, file: reader.displayName, $0.description)
+        }
+        return (report, skipped, reader.skippedErrors + refusals)
     }
 
     /// Inflates and parses every event without simulating anything (the benchmark's
@@ -60,7 +66,7 @@ public enum ReplayDriver {
         var batch = ReplayBatch()
         while try reader.nextBatch(into: &batch) {
             events &+= UInt64(batch.count)
-            for r in batch.records where r.isAccess { accesses &+= 1 }
+            for i in 0..<batch.count where batch.isAccess(at: i) { accesses &+= 1 }
         }
         let elapsed = Date().timeIntervalSince(started)
         var r = Report()

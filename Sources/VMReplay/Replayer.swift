@@ -5,6 +5,9 @@ import VMTrace
 
 /// What a replay runs with.
 public struct ReplayConfiguration: Equatable, Sendable {
+    /// The smallest `physicalMemory` the command line and goldens accept (`--phys-mem 4M`).
+    public static let minimumPhysicalMemory: UInt64 = 4 << 20
+
     public var tunables = Tunables()
     /// Bytes of simulated RAM (`--phys-mem`); large enough by default that nothing pages.
     public var physicalMemory: UInt64 = 64 << 30
@@ -41,6 +44,12 @@ public final class Replayer {
     @exclusivity(unchecked) public private(set) var events: UInt64 = 0
     /// Events for processes the OOM killer had ended (skipped).
     public private(set) var eventsAfterKill: UInt64 = 0
+    /// `--keep-going`: an event the kernel refuses is counted in `rejected` and skipped, not
+    /// an error that ends the replay.
+    public var keepGoing = false
+    /// Events the kernel refused under `keepGoing`: how many, and the first few.
+    public private(set) var rejected = 0
+    public private(set) var rejectedSamples: [ReplayError] = []
     private var finished = false
     /// `proc.PID.comm` for the report.
     public private(set) var processNames = ProcessNames()
@@ -97,7 +106,7 @@ public final class Replayer {
             // The OOM killer ended this process; the rest of its trace cannot happen.
             eventsAfterKill &+= 1
         } catch {
-            throw ReplayError(eventNumber: events, message: error.description)
+            try refuse(error)
         }
         if configuration.checkInvariants, let failure = kernel.auditFailure {
             throw ReplayError(eventNumber: events, message: "engine bug: \(failure.description)")
@@ -131,8 +140,17 @@ public final class Replayer {
         } catch .killed {
             eventsAfterKill &+= 1
         } catch {
-            throw ReplayError(eventNumber: events, message: error.description)
+            try refuse(error)
         }
+    }
+
+    /// A kernel error for the current event: the replay's end, or under `keepGoing` a skip.
+    @inline(never)
+    private func refuse(_ error: KernelError) throws(ReplayError) {
+        let refusal = ReplayError(eventNumber: events, message: error.description)
+        guard keepGoing else { throw refusal }
+        rejected += 1
+        if rejectedSamples.count < 5 { rejectedSamples.append(refusal) }
     }
 
     /// Applies a batch of events (the hot loop: events are read in place, not copied out).
@@ -182,8 +200,9 @@ public final class Replayer {
 
     private func applyOther(_ event: TraceEvent) throws(KernelError) {
         switch event {
-        case .access:
-            break
+        case .access(let a):
+            // An access too large to pack (PackedEvent.sizeLimit) comes here from a batch's others.
+            try kernel.access(pid: a.pid, address: a.address, size: a.size, type: a.kind.accessType)
         case .file(let id, let size, let resident, let path):
             try kernel.declareFile(id: id, size: size, resident: resident, path: path.string)
         case .proc(let pid, let threads):

@@ -27,6 +27,10 @@ public struct Setting: Equatable, Sendable {
         var values: [Int64] = []
         for part in spec.split(separator: ",", omittingEmptySubsequences: false) {
             values += try Setting.expand(part, in: text)
+            // The limit holds for the whole list too (0..9999,0..9999,... grew without bound).
+            guard values.count <= Setting.maximumValues else {
+                throw .syntax(text, "more than \(Setting.maximumValues) values")
+            }
         }
         if let machine {
             for v in values { try machine.check(v, in: text) }
@@ -83,6 +87,11 @@ public struct Setting: Equatable, Sendable {
                 v = next
             }
         } else {
+            // Count before materialising (0..2147483647 built 2^31 values, then refused them).
+            // high >= low, so the difference fits in 64 unsigned bits.
+            guard UInt64(bitPattern: high &- low) / UInt64(step) < Setting.maximumValues else {
+                throw .syntax(text, "range expands to more than \(Setting.maximumValues) values")
+            }
             var v = low
             while v <= high {
                 out.append(v)
@@ -91,8 +100,29 @@ public struct Setting: Equatable, Sendable {
                 v = next
             }
         }
-        guard out.count <= 10_000 else { throw .syntax(text, "range expands to more than 10000 values") }
+        guard out.count <= Setting.maximumValues else {
+            throw .syntax(text, "range expands to more than \(Setting.maximumValues) values")
+        }
         return out
+    }
+
+    /// The most values one range may expand to.
+    public static let maximumValues = 10_000
+
+    /// How many combinations `product(settings)` has, or nil if more than `limit`.
+    public static func combinationCount(_ settings: [Setting], limit: Int) -> Int? {
+        var n = 1
+        for s in settings {
+            let (next, overflow) = n.multipliedReportingOverflow(by: s.values.count)
+            guard !overflow, next <= limit else { return nil }
+            n = next
+        }
+        return n
+    }
+
+    /// Checks every combination of `settings` as `tunables` would apply it.
+    public static func checkProduct(_ settings: [Setting]) throws(SettingError) {
+        for combination in product(settings) { _ = try tunables(combination) }
     }
 
     /// The cartesian product of settings, first setting varying slowest.
@@ -113,9 +143,10 @@ public struct Setting: Equatable, Sendable {
         throws(SettingError) -> Tunables
     {
         var t = base
-        for (name, value) in assignments {
-            do { try t.set(name, to: value) } catch { throw .sysctl(error) }
-        }
+        do {
+            for (name, value) in assignments { try t.set(name, to: value) }
+            try t.checkCombination()
+        } catch { throw .sysctl(error) }
         return t
     }
 }

@@ -206,8 +206,12 @@ enum TemporaryFiles {
     }
 }
 
-/// Installs SIGINT/SIGTERM/SIGHUP handlers that delete the temporary files of unfinished
-/// outputs, then die of the signal as before. Call once from a command that writes files.
+/// Installs handlers for every catchable signal whose default action ends the process (SIGINT,
+/// SIGTERM, SIGHUP, SIGPIPE, SIGUSR1, SIGALRM, ...) that delete the temporary files of
+/// unfinished outputs, then die of the signal as before. Call once from a command that writes
+/// files. Left out: SIGKILL and SIGSTOP (cannot be caught: a killed run can leave a hidden
+/// `.NAME.tmp-XXXXXX` beside the output, README "Commands") and the crash signals (SIGSEGV,
+/// SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT), which the Swift runtime's backtracer reports.
 public func installOutputCleanupOnSignals() {
     let handler: @convention(c) (Int32) -> Void = { sig in
         for i in 0..<TemporaryFiles.slots {
@@ -216,7 +220,9 @@ public func installOutputCleanupOnSignals() {
         signal(sig, nil)  // SIG_DFL
         raise(sig)
     }
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
+    for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM,
+                SIGPROF, SIGXCPU, SIGXFSZ, SIGIO, SIGPWR, SIGSTKFLT, SIGSYS]
+    {
         signal(sig, handler)
     }
 }
@@ -239,7 +245,8 @@ final class OutputFile {
             return
         }
         var st = stat()
-        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFDIR {
+        let exists = stat(path, &st) == 0
+        if exists, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFDIR {
             // A device, FIFO or socket (/dev/null, /dev/full, /dev/stdout, a pipe) is written in
             // place: renaming a temporary file over it would replace the node itself.
             let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
@@ -266,7 +273,9 @@ final class OutputFile {
         tempPath = buffer
         let mask = umask(0)
         umask(mask)
-        fchmod(fd, 0o666 & ~mask)
+        // A replaced file keeps its permissions (a 0600 report stayed private only until it was
+        // rewritten); a new one gets the usual 0666 less the umask.
+        fchmod(fd, exists && (st.st_mode & S_IFMT) == S_IFREG ? st.st_mode & 0o777 : 0o666 & ~mask)
         output = FileOutput(fd: fd, name: path)
     }
 

@@ -111,6 +111,14 @@ public struct ReplayBatch: @unchecked Sendable {
         return .access(Access(kind: r.kind, pid: r.pid, address: r.address, size: r.size))
     }
 
+    /// Whether event `i` is an access (packed, or one too large to pack, kept in `others`).
+    public func isAccess(at i: Int) -> Bool {
+        let r = records[i]
+        if r.isAccess { return true }
+        if case .access = others[Int(r.address)] { return true }
+        return false
+    }
+
     /// Every event as a `TraceEvent`.
     public var events: [TraceEvent] { (0..<count).map(event(at:)) }
 

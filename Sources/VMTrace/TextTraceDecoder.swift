@@ -46,6 +46,11 @@ struct LineScanner {
         String(decoding: UnsafeBufferPointer(start: p + r.lowerBound, count: r.count), as: UTF8.self)
     }
 
+    /// Token `r` for an error message: at most its first 64 bytes (a 900 KB token was echoed whole).
+    func clipped(_ r: Range<Int>) -> String {
+        r.count <= 64 ? text(r) : text(r.lowerBound..<r.lowerBound + 64) + "..."
+    }
+
     @inline(__always)
     func tokenIs(_ r: Range<Int>, _ s: StaticString) -> Bool {
         r.count == s.utf8CodeUnitCount && memcmp(p + r.lowerBound, s.utf8Start, r.count) == 0
@@ -133,7 +138,7 @@ struct LineScanner {
     private func tokenText(from start: Int) -> String {
         var j = start
         while j < e && !isBlank(p[j]) && p[j] != hash { j += 1 }
-        return text(start..<j)
+        return clipped(start..<j)
     }
 
     func bad(_ start: Int, _ what: StaticString) -> LineError {
@@ -174,7 +179,7 @@ struct LineScanner {
             v = 0xff
         }
         guard v != 0xff else {
-            throw LineError("bad PROT '\(text(r))' (three characters: r or -, w or -, x or -)")
+            throw LineError("bad PROT '\(clipped(r))' (three characters: r or -, w or -, x or -)")
         }
         return Protection(rawValue: v)
     }
@@ -182,7 +187,7 @@ struct LineScanner {
     /// Fails unless only blanks or a comment are left.
     @inline(__always)
     mutating func expectEnd() throws {
-        if let r = token() { throw LineError("unexpected '\(text(r))'") }
+        if let r = token() { throw LineError("unexpected '\(clipped(r))'") }
     }
 }
 
@@ -347,7 +352,7 @@ final class TextTraceDecoder: EventDecoder {
             let pid = try l.number32("PID")
             var threads: UInt32 = 1
             if let r = l.token() {
-                guard l.tokenHasPrefix(r, "threads=") else { throw LineError("unexpected '\(l.text(r))'") }
+                guard l.tokenHasPrefix(r, "threads=") else { throw LineError("unexpected '\(l.clipped(r))'") }
                 let value = r.lowerBound + 8..<r.upperBound
                 threads = try l.number32(value, "threads=N")
             }
@@ -375,7 +380,7 @@ final class TextTraceDecoder: EventDecoder {
                 event = .setmap(pid: pid, address: address, length: length, value: try l.number("VALUE"))
             } else {
                 guard let advice = Advice(keyword: Substring(l.text(r))) else {
-                    throw LineError("bad ADVICE '\(l.text(r))' (normal, random, sequential, willneed, dontneed, free, inval, setmap VALUE)")
+                    throw LineError("bad ADVICE '\(l.clipped(r))' (normal, random, sequential, willneed, dontneed, free, inval, setmap VALUE)")
                 }
                 event = .madvise(pid: pid, address: address, length: length, advice: advice)
             }
@@ -398,7 +403,7 @@ final class TextTraceDecoder: EventDecoder {
             try l.expectEnd()
             return nil
         } else {
-            throw LineError("unknown event '\(l.text(keyword))'")
+            throw LineError("unknown event '\(l.clipped(keyword))'")
         }
         try l.expectEnd()
         return event
@@ -419,7 +424,7 @@ final class TextTraceDecoder: EventDecoder {
         if l.tokenIs(sharing, "shared") {
             flags.insert(.shared)
         } else if !l.tokenIs(sharing, "private") {
-            throw LineError("expected private or shared, found '\(l.text(sharing))'")
+            throw LineError("expected private or shared, found '\(l.clipped(sharing))'")
         }
         guard let backing = l.token() else { throw LineError("missing anon|file=FID") }
         var fileID: UInt32?
@@ -427,7 +432,7 @@ final class TextTraceDecoder: EventDecoder {
             let value = backing.lowerBound + 5..<backing.upperBound
             fileID = try l.number32(value, "FID")
         } else if !l.tokenIs(backing, "anon") {
-            throw LineError("expected anon or file=FID, found '\(l.text(backing))'")
+            throw LineError("expected anon or file=FID, found '\(l.clipped(backing))'")
         }
         var offset: UInt64 = 0
         var sawOffset = false
@@ -449,9 +454,9 @@ final class TextTraceDecoder: EventDecoder {
             } else if l.tokenIs(r, "vpagetable") {
                 flag = .vpagetable
             } else {
-                throw LineError("unknown mmap option '\(l.text(r))' (off=OFF, stack, nosync, device, uksmap, vpagetable)")
+                throw LineError("unknown mmap option '\(l.clipped(r))' (off=OFF, stack, nosync, device, uksmap, vpagetable)")
             }
-            guard !flags.contains(flag) else { throw LineError("'\(l.text(r))' given twice") }
+            guard !flags.contains(flag) else { throw LineError("'\(l.clipped(r))' given twice") }
             flags.insert(flag)
         }
         return Mapping(pid: pid, address: address, length: length, protection: protection,
@@ -479,7 +484,10 @@ final class TextTraceDecoder: EventDecoder {
         while end > l.i && isBlank(l.p[end - 1]) { end -= 1 }
         // No writer can put a NUL back into a text line: the path would not round-trip.
         if l.i < end, memchr(l.p + l.i, 0, end - l.i) != nil { throw LineError("file path contains a NUL byte") }
-        let path = l.i < end ? l.text(l.i..<end) : ""
+        // Invalid UTF-8 is refused, as the binary decoder refuses it (it became U+FFFD here).
+        guard let path = String(validating: UnsafeBufferPointer(start: l.p + l.i, count: max(end - l.i, 0)), as: UTF8.self) else {
+            throw LineError("file path is not valid UTF-8")
+        }
         return .file(id: id, size: size, resident: resident, path: TracePath(path))
     }
 }

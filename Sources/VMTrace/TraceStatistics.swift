@@ -33,11 +33,6 @@ extension TraceEvent {
 
 /// Accumulates figures over a trace's events.
 public struct TraceStatistics {
-    private struct PageKey: Hashable {
-        var pid: UInt32
-        var page: UInt64
-    }
-
     /// Events by keyword (only keywords that occur).
     public private(set) var eventCounts: [String: UInt64] = [:]
     public private(set) var events: UInt64 = 0
@@ -52,15 +47,17 @@ public struct TraceStatistics {
     /// Lowest and highest byte address any access touched.
     public private(set) var minAddress: UInt64?
     public private(set) var maxAddress: UInt64?
-    private var pages: Set<PageKey> = []
-    private var lastPage = PageKey(pid: 0, page: .max)
-    private var recent = RecentPages()
+    /// The pages each process's accesses touched.
+    private var pages: [UInt32: PageRangeSet] = [:]
+    /// The last page added (pid, page), to skip the lookup for runs of accesses to one page.
+    private var lastPid: UInt32 = 0
+    private var lastPage = UInt64.max
 
     public init() {}
 
     public var accesses: UInt64 { accessCounts.reduce(0, +) }
     /// Distinct (process, 4 KiB page) pairs the accesses touched.
-    public var distinctPages: Int { pages.count }
+    public var distinctPages: Int { Int(clamping: pages.values.reduce(0) { $0 &+ $1.count }) }
 
     public mutating func add(_ event: TraceEvent) {
         events += 1
@@ -70,16 +67,14 @@ public struct TraceStatistics {
             let last = a.address &+ UInt64(max(a.size, 1) - 1)
             minAddress = min(minAddress ?? a.address, a.address)
             maxAddress = max(maxAddress ?? last, last)
-            var page = a.address / tracePageSize
-            let lastPageNumber = last / tracePageSize
-            while true {
-                let key = PageKey(pid: a.pid, page: page)
-                if key != lastPage && !recent.seen(key.pid, key.page) {
-                    pages.insert(key)
-                    lastPage = key
-                }
-                if page >= lastPageNumber { break }
-                page += 1
+            // An access that wraps past the top of the address space touches its first page
+            // only, as before.
+            let first = a.address / tracePageSize
+            let lastPageNumber = max(first, last / tracePageSize)
+            if a.pid != lastPid || first != lastPage || lastPageNumber != first {
+                pages[a.pid, default: PageRangeSet()].insert(first...lastPageNumber)
+                lastPid = a.pid
+                lastPage = lastPageNumber
             }
             return
         case .proc(let pid, _), .fork(_, let pid):

@@ -5,27 +5,36 @@ import ArgumentParser
 import Glibc
 import VMTrace
 
-/// Writes all of `text` to file descriptor `fd` (gives up silently if it is closed).
-private func writeAll(_ fd: Int32, _ text: String) {
+/// Writes all of `text` to file descriptor `fd`; the errno of a failed write, or nil.
+@discardableResult
+private func writeAll(_ fd: Int32, _ text: String) -> Int32? {
     var text = text
-    text.withUTF8 { bytes in
+    return text.withUTF8 { bytes -> Int32? in
         var p = bytes.baseAddress
         var left = bytes.count
         while left > 0, let q = p {
             let n = write(fd, q, left)
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            if n < 0 { return errno }
+            if n == 0 { return EIO }
             p = q + n
             left -= n
         }
+        return nil
     }
 }
 
-/// Writes `line` and a newline to standard error.
+/// Writes `line` and a newline to standard error (nowhere to report it if that fails).
 func printToStandardError(_ line: String) { writeAll(2, line + "\n") }
 
-/// Writes `text` to standard output as is.
-func printToStandardOutput(_ text: String) { writeAll(1, text) }
+/// Writes `text` to standard output as is. A failed write (a full disk, /dev/full, a closed
+/// stdout) is an I/O error (exit 74): a result that did not arrive must not look like one that
+/// did.
+func printToStandardOutput(_ text: String) throws {
+    if let error = writeAll(1, text) {
+        throw TraceError(.ioError, file: "<stdout>", "write error: \(String(cString: strerror(error)))")
+    }
+}
 
 /// Runs `body`; a `TraceError` is printed to stderr (`vmreplay: FILE:LINE: message`) and the
 /// command exits with its sysexits code (64, 65, 66, 73, 74).
@@ -68,5 +77,14 @@ struct Count: ExpressibleByArgument {
         let (v, overflow) = n.multipliedReportingOverflow(by: multiplier)
         guard !overflow else { return nil }
         value = v
+    }
+}
+
+/// Refuses (exit 64) to write `output` when it names one of `inputs` (the same path, or the
+/// same file through a symbolic or hard link): the result would replace what it was made from.
+func refuseOutputOverInput(_ output: String?, option: String, inputs: [String]) throws {
+    guard let output else { return }
+    for input in inputs where TraceConversion.sameFile(input, output) {
+        throw TraceError(.usage, "\(option) \(output) is the input \(input); refusing to overwrite it")
     }
 }

@@ -77,6 +77,7 @@ struct Check: ParsableCommand {
             throw ExitCode(64)
         }
         try runReportingErrors {
+            try refuseOutputOverInput(update ? expect : nil, option: "--update: --expect", inputs: [trace])
             installOutputCleanupOnSignals()
             var golden: Golden?
             if FileManager.default.fileExists(atPath: expect) || !update {
@@ -86,7 +87,12 @@ struct Check: ParsableCommand {
                 guard let data = FileManager.default.contents(atPath: expect) else {
                     throw TraceError(.noInput, file: expect, "cannot read the golden")
                 }
-                golden = try Golden(json: String(decoding: data, as: UTF8.self), file: expect)
+                do {
+                    golden = try Golden(json: String(decoding: data, as: UTF8.self), file: expect)
+                } catch let error as TraceError where update {
+                    // A corrupt golden is what --update is for: made afresh from defaults and -s.
+                    printToStandardError(error.description + " (--update replaces it)")
+                }
             }
             if let golden {
                 let goldenKeys = golden.values.map(\.key)
@@ -109,7 +115,7 @@ struct Check: ParsableCommand {
                 let fresh = Golden(traceName: name, checksum: checksum, settings: assignments,
                                    configuration: config, report: report)
                 try writeTextFileAtomically(fresh.renderJSON(), to: expect)
-                if !quiet { printToStandardOutput("vmreplay: wrote \(expect) (\(fresh.values.count) keys)\n") }
+                if !quiet { try printToStandardOutput("vmreplay: wrote \(expect) (\(fresh.values.count) keys)\n") }
                 return
             }
             guard let golden else { return }
@@ -121,19 +127,19 @@ struct Check: ParsableCommand {
                 printToStandardError("vmreplay: \(expect): \(mismatch)")
             }
             if !outcome.differences.isEmpty {
-                printToStandardOutput("vmreplay: \(trace): \(outcome.differences.count) of \(outcome.comparedKeys) keys differ from \(expect)"
+                try printToStandardOutput("vmreplay: \(trace): \(outcome.differences.count) of \(outcome.comparedKeys) keys differ from \(expect)"
                     + (outcome.tolerated.isEmpty ? "" : " (\(outcome.tolerated.count) more within --tolerance)") + "\n")
-                printToStandardOutput(outcome.renderDifferences())
-                if !outcome.newKeys.isEmpty { printToStandardOutput(CheckReport.newKeysLine(outcome.newKeys)) }
+                try printToStandardOutput(outcome.renderDifferences())
+                if !outcome.newKeys.isEmpty { try printToStandardOutput(CheckReport.newKeysLine(outcome.newKeys)) }
             }
             if outcome.passed {
                 if !quiet {
                     var line = "vmreplay: \(trace): ok, \(outcome.comparedKeys) keys match \(expect)"
                     if !outcome.tolerated.isEmpty { line += " (\(outcome.tolerated.count) within --tolerance)" }
-                    printToStandardOutput(line + "\n")
-                    if !outcome.tolerated.isEmpty { printToStandardOutput(CheckOutcome.renderTable(outcome.tolerated)) }
+                    try printToStandardOutput(line + "\n")
+                    if !outcome.tolerated.isEmpty { try printToStandardOutput(CheckOutcome.renderTable(outcome.tolerated)) }
                 }
-                if !quiet, !outcome.newKeys.isEmpty { printToStandardOutput(CheckReport.newKeysLine(outcome.newKeys)) }
+                if !quiet, !outcome.newKeys.isEmpty { try printToStandardOutput(CheckReport.newKeysLine(outcome.newKeys)) }
             } else {
                 throw ExitCode(1)
             }

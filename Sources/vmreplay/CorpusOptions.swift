@@ -131,7 +131,7 @@ extension Check {
                 return try emit(CorpusCheck.renderPart(items: items, indices: indices, outcomes: outcomes, shard: shard,
                                                        update: update, quiet: quiet, options: studyOptions(overrides)), to: nil)
             } else {
-                printToStandardOutput(summary.render(quiet: quiet))
+                try printToStandardOutput(summary.render(quiet: quiet))
             }
             if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
         }

@@ -43,7 +43,7 @@ struct Info: ParsableCommand {
             try TraceScan.run(reader: reader) { stats.add($0) }
             reportSkipped(reader.skippedEvents, reader.skippedErrors)
             let report = InfoReport(path: trace, reader: reader, stats: stats)
-            printToStandardOutput(format == .json ? report.json : report.text)
+            try printToStandardOutput(format == .json ? report.json : report.text)
         }
     }
 }

@@ -83,7 +83,7 @@ struct ReplayOptions: ParsableArguments {
             throw ExitCode(64)
         }
         if let physMem {
-            guard physMem.bytes >= 4 << 20 else {
+            guard physMem.bytes >= ReplayConfiguration.minimumPhysicalMemory else {
                 printToStandardError("vmreplay: --phys-mem must be at least 4M")
                 throw ExitCode(64)
             }
@@ -156,10 +156,11 @@ struct Replay: ParsableCommand {
         let config = try options.configuration(assignments)
         let progress = ProgressLine(label: "replay", requested: options.progress)
         try runReportingErrors {
+            try refuseOutputOverInput(output, option: "-o", inputs: [trace])
             installOutputCleanupOnSignals()
             if decodeOnly {
                 let report = try ReplayDriver.decodeOnly(path: trace, keepGoing: options.keepGoing)
-                printToStandardOutput(report.render(format))
+                try printToStandardOutput(report.render(format))
                 return
             }
             if let windows = try windowOptions.windows(format: format) {
@@ -201,6 +202,6 @@ func emit(_ text: String, to output: String?) throws {
     if let output {
         try writeTextFileAtomically(text, to: output)
     } else {
-        printToStandardOutput(text)
+        try printToStandardOutput(text)
     }
 }

@@ -65,9 +65,12 @@ struct SweepCommand: ParsableCommand {
             printToStandardError("vmreplay: sweep needs at least one -s NAME=V1,V2,...")
             throw ExitCode(64)
         }
-        let combinations = settings.reduce(1) { $0 * $1.values.count }
-        guard combinations <= 4096 else {
-            printToStandardError("vmreplay: the sweep has \(combinations) combinations (at most 4096)")
+        guard Setting.combinationCount(settings, limit: 4096) != nil else {
+            printToStandardError("vmreplay: the sweep has more than 4096 combinations")
+            throw ExitCode(64)
+        }
+        do { try Setting.checkProduct(settings) } catch {
+            printToStandardError("vmreplay: \(error.description)")
             throw ExitCode(64)
         }
         let base = try options.configuration([])
@@ -76,6 +79,8 @@ struct SweepCommand: ParsableCommand {
         }
         let progress = ProgressLine(label: "sweep", requested: options.progress)
         try runReportingErrors {
+            try refuseOutputOverInput(output, option: "-o", inputs: [trace] + [plot].compactMap { $0 })
+            try refuseOutputOverInput(plot, option: "--plot", inputs: [trace])
             installOutputCleanupOnSignals()
             let result = try runReplayJob(trace: trace, progress: progress) {
                 try SweepDriver.run(path: trace, settings: settings, base: base,

@@ -52,6 +52,6 @@ struct SysctlCommand: ParsableCommand {
                 out += "\(d.name): \(d.defaultValue)\n"
             }
         }
-        printToStandardOutput(out)
+        try runReportingErrors { try printToStandardOutput(out) }
     }
 }

@@ -261,3 +261,30 @@ final class WiredForkTests: XCTestCase {
         XCTAssertEqual(k.counters.pageFaults, 0)
     }
 }
+
+extension PressureTests {
+    /// The OOM kill can end the process whose access is running (its own fault wakes the
+    /// daemon). The access holds the process strongly (Kernel.accessSlowPath: it was an
+    /// unretained reference, a use-after-free ASan reports here and that crashed `check` with a
+    /// tiny phys_mem about half the time), and stops at the kill: a dead process touches nothing.
+    func testOOMKillOfTheRunningProcessInTheMiddleOfOneAccess() throws {
+        let k = try makeKernel(physMem: 4 << 20, swap: 0)
+        try k.createProcess(pid: 1)
+        try k.mmap(pid: 1, MmapRequest(address: 0x1000_0000, length: 6 << 20, protection: [.read, .write],
+                                       shared: false, fileID: nil))
+        // One write of all 1536 pages: memory holds at most 1024, so the kill comes mid-access.
+        try k.access(pid: 1, address: 0x1000_0000, size: 6 << 20, type: .write)
+        XCTAssertEqual(k.pageoutStats.oomKills, 1)
+        // Every page up to the kill zero-fills; the fault that woke the killer fails (vm_fault
+        // sees P_LOWMEMKILL: SIGSEGV) and is the access's last page. Before, the 547 pages left
+        // went on faulting for the dead process: 1536 faults, 548 SIGSEGVs.
+        XCTAssertLessThan(k.meter.v_zfod, 1024)
+        XCTAssertEqual(k.counters.pageFaults, k.meter.v_zfod + 1)
+        XCTAssertEqual(k.counters.pagesTouched, k.counters.pageFaults)
+        XCTAssertEqual(k.counters.sigsegv, 1)
+        XCTAssertTrue(k.killedPids.contains(1))
+        XCTAssertThrowsError(try k.access(pid: 1, address: 0x1000_0000, size: 1, type: .read)) {
+            XCTAssertEqual($0 as? KernelError, KernelError.killed(1))
+        }
+    }
+}

@@ -112,6 +112,14 @@ final class InterruptTests: XCTestCase {
         }
     }
 
+    /// Every catchable signal that ends a process (these left `.out.txt.gz.tmp-XXXX` behind).
+    func testEveryTerminatingSignalLeavesNoFile() throws {
+        let trace = try bigTrace()
+        for sig in [SIGHUP, SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF, SIGXCPU, SIGIO] {
+            try interrupt(["convert", trace, file("out.txt.gz")], with: sig, expected: [], ready: temporaryFileExists)
+        }
+    }
+
     func testSignalDuringSweepPlotLeavesNoFile() throws {
         let trace = try bigTrace()
         for sig in [SIGINT, SIGTERM] {
