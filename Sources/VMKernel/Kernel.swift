@@ -52,6 +52,8 @@ public final class Kernel {
     var debugFaultRemaining: Int64
     /// Where console output (vm.debug_fault, vm.debug_cluster) goes.
     public var console: ((String) -> Void)?
+    /// Told where the counters change (KernelObserver); nil unless a report attributes them.
+    public var observer: KernelObserver?
 
     /// Pagedaemon state: woken by vm_page_alloc, run at the next safe point.
     @exclusivity(unchecked) var pagedaemonWanted = false
@@ -135,8 +137,11 @@ public final class Kernel {
     /// The end of the trace: prefaulted PTEs still untouched count as unused.
     public func finish() {
         for pmap in pmaps.values {
-            pmap.table.forEachPresent(from: 0, to: vmMaxUserAddress) { _, pte in
-                if pte.raw & PTE.watch != 0 { counters.prefaultUnused += 1 }
+            pmap.table.forEachPresent(from: 0, to: vmMaxUserAddress) { va, pte in
+                if pte.raw & PTE.watch != 0 {
+                    counters.prefaultUnused += 1
+                    observer?.prefaultUnused(pmapID: pmap.id, va: va)
+                }
             }
         }
     }

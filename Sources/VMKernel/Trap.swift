@@ -110,6 +110,7 @@ extension Kernel {
     private func touchPage(_ p: Proc, _ va: UInt64, _ type: AccessType) {
         guard let (mmuAccess, user) = type.mmuView else {
             vmFaultPage(p, va, type == .poke ? [.read, .write] : .read)
+            observer?.pageTouched(p, va)
             return
         }
         // After a successful vm_fault the instruction restarts; a page that keeps faulting would
@@ -120,10 +121,13 @@ extension Kernel {
                 return
             case .firstUseOfWatched:
                 counters.prefaultHits += 1
+                observer?.pageTouched(p, va)
                 return
             case .fault(let errorCode):
                 counters.pageFaults += 1
-                if !trapPfault(p, va, errorCode, user: user) { return }
+                let retry = trapPfault(p, va, errorCode, user: user)
+                observer?.pageTouched(p, va)
+                if !retry { return }
                 if killedPids.contains(p.pid) { return }
             }
         }

@@ -42,6 +42,8 @@ public final class Replayer {
     /// Events for processes the OOM killer had ended (skipped).
     public private(set) var eventsAfterKill: UInt64 = 0
     private var finished = false
+    /// Attribution and timeline (`replay --by`, `--timeline`), told of each non-access event.
+    public internal(set) var insight: InsightRecorder?
 
     public init(_ configuration: ReplayConfiguration) throws(SysctlError) {
         self.configuration = configuration
@@ -100,6 +102,7 @@ public final class Replayer {
         events &+= 1
         do {
             try applyOther(event)
+            insight?.didApply(event, number: events)
         } catch .killed {
             eventsAfterKill &+= 1
         } catch {

@@ -31,7 +31,8 @@ public enum SweepDriver {
     /// Replays `path` once for every combination of `settings` on top of `base`.
     public static func run(path: String, settings: [Setting], base: ReplayConfiguration,
                            keepGoing: Bool = false, progressInterval: Double = 0.25,
-                           progress: ((ReplayProgress) -> Void)? = nil) throws -> SweepResult
+                           progress: ((ReplayProgress) -> Void)? = nil,
+                           prepare: ((Int, Replayer) -> Void)? = nil) throws -> SweepResult
     {
         let started = Date()
         let combinations = Setting.product(settings)
@@ -40,6 +41,7 @@ public enum SweepDriver {
             var config = base
             config.tunables = try Setting.tunables(combo, base: base.tunables)
             engines.append(try Replayer(config))
+            prepare?(engines.count - 1, engines[engines.count - 1])
         }
         let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         var lastReport = started

@@ -116,6 +116,8 @@ struct Replay: ParsableCommand {
     @Flag(help: "Only inflate and parse the trace (no simulation): a decoding benchmark.")
     var decodeOnly = false
 
+    @OptionGroup(title: "Insight") var insight: InsightOptions
+
     func run() throws {
         let settings = try options.parsedSettings()
         var assignments: [(String, Int64)] = []
@@ -135,12 +137,14 @@ struct Replay: ParsableCommand {
                 printToStandardOutput(report.render(format))
                 return
             }
+            var recorder: InsightRecorder?
             let result = try runReplayJob(trace: trace, progress: progress) {
                 try ReplayDriver.run(path: trace, configuration: config, keepGoing: options.keepGoing,
-                                     progress: progress.update, console: printToStandardError)
+                                     progress: progress.update, console: printToStandardError,
+                                     prepare: { recorder = insight.recorder(for: $0) })
             }
             reportSkipped(result.skipped, result.samples)
-            try emit(result.0.render(format), to: output)
+            try emit(insight.finish(result.0, recorder: recorder, format: format, trace: trace), to: output)
         }
     }
 }

@@ -1,0 +1,60 @@
+// The options that explain a replay's counters: where they come from (--by), when (--timeline),
+// and the one-page HTML report (--html).
+import ArgumentParser
+import VMReplay
+import VMTrace
+
+extension AttributionGrouping: ExpressibleByArgument {}
+
+struct InsightOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Add a table of the counters charged to each mapping (as the trace's mmap event created it), process or object.", valueName: "mapping|process|object"))
+    var by: AttributionGrouping?
+
+    @Option(help: ArgumentHelp("Rows of the --by table, most traps first; the rest are summed in one row (default: 20 in text, all in json/csv/sysctl).", valueName: "n"))
+    var top: Int?
+
+    @Option(help: ArgumentHelp("Draw the counters per window of accesses (stacked zero-fill, COW, major, prefault-served; fork/exec/exit/munmap marked) as SVG.", valueName: "file.svg"))
+    var timeline: String?
+
+    @Option(name: .customLong("timeline-csv"), help: ArgumentHelp("Write the counters per window of accesses as CSV.", valueName: "file.csv"))
+    var timelineCSV: String?
+
+    @Option(help: ArgumentHelp("Most windows in the timeline: each window is a power-of-two number of accesses, so the trace fills between half of them and all.", valueName: "n"))
+    var windows: Int = 200
+
+    @Option(help: ArgumentHelp("Write a one-page, self-contained HTML report (summary, attribution, timeline).", valueName: "file.html"))
+    var html: String?
+
+    func validate() throws {
+        guard windows >= 2 && windows <= 100_000 else { throw ValidationError("--windows must be between 2 and 100000") }
+        if let top, top < 0 { throw ValidationError("--top must not be negative") }
+        if top != nil && by == nil { throw ValidationError("--top needs --by") }
+    }
+
+    var wantsTimeline: Bool { timeline != nil || timelineCSV != nil || html != nil }
+    var wanted: Bool { by != nil || wantsTimeline }
+
+    /// Attaches a recorder to `replayer` when any of the options asks for one.
+    func recorder(for replayer: Replayer) -> InsightRecorder? {
+        guard wanted else { return nil }
+        return InsightRecorder(replayer: replayer, attribute: by != nil || html != nil,
+                               timelineWindows: wantsTimeline ? windows : nil)
+    }
+
+    /// Writes the timeline and HTML files, and returns the report as the command prints it.
+    func finish(_ report: Report, recorder: InsightRecorder?, format: ReportFormat, trace: String) throws -> String {
+        guard let recorder else { return report.render(format) }
+        let (tables, timeline) = recorder.finish(report: report)
+        let name = trace.split(separator: "/").last.map(String.init) ?? trace
+        if let timeline {
+            if let path = self.timeline { try writeTextFileAtomically(timeline.renderSVG(title: "vmreplay timeline: " + name), to: path) }
+            if let path = timelineCSV { try writeTextFileAtomically(timeline.renderCSV(), to: path) }
+        }
+        if let path = html {
+            let table = tables[by ?? .mapping]?.limited(to: top ?? 40)
+            try writeTextFileAtomically(HTMLReport.replay(report, table: table, timeline: timeline, title: name), to: path)
+        }
+        guard let by, let table = tables[by] else { return report.render(format) }
+        return report.render(format, with: table.limited(to: top ?? (format == .text ? 20 : nil)))
+    }
+}
