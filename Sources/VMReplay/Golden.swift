@@ -93,27 +93,11 @@ public struct CheckOutcome: Sendable {
 
     public var passed: Bool { differences.isEmpty && traceMismatch == nil }
 
-    /// A readable table of the differing keys: golden, actual, delta.
+    /// The differing keys as `vmreplay diff` prints them: grouped like the text report, with
+    /// golden, actual, delta and relative change.
     public func renderDifferences() -> String {
-        var rows: [[String]] = [["key", "golden", "actual", "delta"]]
-        for d in differences {
-            let delta: String
-            if let g = d.golden, let a = d.actual {
-                delta = (a - g >= 0 ? "+" : "") + String(a - g)
-            } else {
-                delta = "-"
-            }
-            rows.append([d.key, d.golden.map(String.init) ?? "(missing)", d.actual.map(String.init) ?? "(missing)", delta])
-        }
-        // The key column left-aligned, the numbers right-aligned.
-        var widths = [0, 0, 0, 0]
-        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
-        return rows.map { r in
-            r.enumerated().map { i, c in
-                let pad = String(repeating: " ", count: widths[i] - c.count)
-                return i == 0 ? c + pad : pad + c
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        let changes = differences.map { ReportDiff.Change(key: $0.key, a: $0.golden.map { .int($0) }, b: $0.actual.map { .int($0) }) }
+        return ReportDiff(changes: changes, comparedKeys: comparedKeys).render(labels: ("golden", "actual"))
     }
 }
 
