@@ -112,7 +112,10 @@ extension SweepResult {
 
     /// A table for people: settings, the main counters, the prefault hit ratio, peak resident
     /// pages, and the change in traps against the baseline row.
-    public func renderTable() -> String {
+    public func renderTable() -> String { alignTable(tableCells()) }
+
+    /// The table's cells: a header row, then one row per setting.
+    func tableCells() -> [[String]] {
         let baseline = rows.isEmpty ? nil : rows[baselineIndex].report
         let baseTraps = baseline?["trap.page_faults"]?.asDouble ?? 0
         var header = rows.first?.settings.map(\.name) ?? []
@@ -137,7 +140,7 @@ extension SweepResult {
             }
             table.append(cells)
         }
-        return alignTable(table)
+        return table
     }
 
     /// CSV: a header (settings first, then every report key) and one row per setting.

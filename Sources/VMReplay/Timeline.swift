@@ -98,7 +98,7 @@ public struct Timeline: Sendable {
     public func renderSVG(title: String) -> String {
         let chart = TimelineChart(title: title, subtitle: "\(Report.grouped(.int(Int64(clamping: accesses)))) accesses in "
             + "\(windows.count) windows of \(Report.grouped(.int(Int64(clamping: windowWidth)))); bars stacked by kind, line: traps",
-            accesses: accesses)
+            accesses: accesses, legendLabels: Timeline.stacked.map(\.label) + ["traps (trap.page_faults)"])
         var svg = chart.header(legend: Timeline.stacked.map { ($0.label, $0.color, false) } + [("traps (trap.page_faults)", "#000000", true)])
         let maxStack = windows.map { w in Timeline.stacked.reduce(UInt64(0)) { $0 + w.tally[$1.column] } }.max() ?? 0
         let maxTraps = windows.map { $0.tally[.traps] }.max() ?? 0
@@ -113,7 +113,7 @@ public struct Timeline: Sendable {
                 let h = v / yMax * chart.plotHeight
                 y -= h
                 svg += "<rect x=\"\(f(x0))\" y=\"\(f(y))\" width=\"\(f(max(x1 - x0, 0.5)))\" height=\"\(f(h))\" fill=\"\(s.color)\">"
-                    + "<title>\(s.label): \(w.tally[s.column]) in accesses \(w.firstAccess)..<\(w.endAccess)</title></rect>\n"
+                    + "<title>\(SweepPlot.xml("\(s.label): \(w.tally[s.column]) in \(w.span)"))</title></rect>\n"
             }
         }
         svg += chart.polyline(windows.map { (($0.firstAccess + $0.endAccess) / 2, Double($0.tally[.traps])) }, yMax: yMax,
@@ -187,8 +187,26 @@ struct TimelineChart {
     var title: String
     var subtitle: String
     var accesses: UInt64
-    let width = 1000.0, left = 80.0, right = 970.0, top = 110.0, bottom = 380.0
+    let width = 1000.0, left = 80.0, right = 970.0
+    /// Below the title and the legend.
+    var top = 110.0
+    /// Legend items per row, and the room each takes.
+    var legendColumns = 4
+    var legendColumnWidth = 225.0
+    var bottom: Double { top + 270 }
+    var height: Double { bottom + 100 }
     var plotHeight: Double { bottom - top }
+
+    init(title: String, subtitle: String, accesses: UInt64, legendLabels: [String]) {
+        self.title = title
+        self.subtitle = subtitle
+        self.accesses = accesses
+        // About 7 px a character at 12 px, plus the swatch.
+        let longest = Double(legendLabels.map(\.count).max() ?? 0) * 7 + 40
+        legendColumnWidth = max(225, longest)
+        legendColumns = max(1, Int((right - left) / legendColumnWidth))
+        top = 92 + 18 * Double(max((legendLabels.count + legendColumns - 1) / legendColumns, 1))
+    }
 
     func x(_ access: UInt64) -> Double {
         left + (right - left) * Double(access) / Double(max(accesses, 1))
@@ -209,7 +227,7 @@ struct TimelineChart {
 
     func header(legend: [(label: String, color: String, line: Bool)]) -> String {
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="480" viewBox="0 0 \(Int(width)) 480" \
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" \
             font-family="Helvetica, Arial, sans-serif">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(left)" y="28" font-size="18" font-weight="bold">\(SweepPlot.xml(title))</text>
@@ -217,7 +235,7 @@ struct TimelineChart {
 
             """
         for (i, item) in legend.enumerated() {
-            let lx = left + Double(i % 4) * 225, ly = 70 + Double(i / 4) * 18
+            let lx = left + Double(i % legendColumns) * legendColumnWidth, ly = 70 + Double(i / legendColumns) * 18
             if item.line {
                 svg += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 18))\" y2=\"\(f(ly - 4))\" stroke=\"\(item.color)\" stroke-width=\"2\"/>"
             } else {
@@ -260,7 +278,7 @@ struct TimelineChart {
             for w in windows where w[kind] > 0 {
                 let cx = x((w.firstAccess + w.endAccess) / 2)
                 svg += "<rect x=\"\(f(cx - 1.5))\" y=\"\(f(y - 4))\" width=\"3\" height=\"8\" fill=\"\(Timeline.markColors[kind] ?? "#000")\">"
-                    + "<title>\(w[kind]) \(kind.name) in accesses \(w.firstAccess)..<\(w.endAccess)</title></rect>"
+                    + "<title>\(SweepPlot.xml("\(w[kind]) \(kind.name) in \(w.span)"))</title></rect>"
             }
             svg += "\n"
         }
@@ -270,10 +288,49 @@ struct TimelineChart {
 
 extension TimelineWindow {
     subscript(_ k: TimelineMarks.Kind) -> UInt64 { marks[k] }
+
+    /// "accesses A to B" (0-based, inclusive), for tooltips.
+    var span: String { "accesses \(firstAccess) to \(max(endAccess, firstAccess + 1) - 1)" }
 }
 
 /// Two decimals at most, for SVG coordinates.
 func f(_ v: Double) -> String {
     let r = (v * 100).rounded() / 100
     return r == r.rounded() ? String(Int(r)) : String(r)
+}
+
+extension Timeline {
+    /// `sweep --timeline`: the traps per window of every setting as one line each. The settings
+    /// replay the same accesses, so their windows line up.
+    public static func renderOverlaySVG(_ timelines: [(label: String, timeline: Timeline)], title: String) -> String {
+        let accesses = timelines.first?.timeline.accesses ?? 0
+        let width = timelines.first?.timeline.windowWidth ?? 1
+        let chart = TimelineChart(title: title, subtitle: "\(Report.grouped(.int(Int64(clamping: accesses)))) accesses, windows of "
+            + "\(Report.grouped(.int(Int64(clamping: width)))); one line per setting: traps (trap.page_faults) per window", accesses: accesses,
+            legendLabels: timelines.map(\.label))
+        let colors = SweepPlot.palette
+        var svg = chart.header(legend: timelines.enumerated().map { i, t in (t.label, colors[i % colors.count], true) })
+        let yMax = chart.niceMax(Double(timelines.flatMap { $0.timeline.windows.map { $0.tally[.traps] } }.max() ?? 0))
+        svg += chart.axes(yMax: yMax)
+        for (i, t) in timelines.enumerated() {
+            svg += chart.polyline(t.timeline.windows.map { (($0.firstAccess + $0.endAccess) / 2, Double($0.tally[.traps])) },
+                                  yMax: yMax, color: colors[i % colors.count], label: t.label)
+        }
+        if let first = timelines.first { svg += chart.marks(first.timeline.windows) }
+        return svg + "</svg>\n"
+    }
+
+    /// `sweep --timeline-csv`: the settings, then the window's columns, one row per window per setting.
+    public static func renderCSV(_ timelines: [(settings: [(name: String, value: Int64)], timeline: Timeline)]) -> String {
+        var out = ""
+        for (i, t) in timelines.enumerated() {
+            let lines = t.timeline.renderCSV().split(separator: "\n", omittingEmptySubsequences: false)
+            let prefix = t.settings.map { String($0.value) }.joined(separator: ",")
+            if i == 0, let header = lines.first {
+                out += t.settings.map { csvField("sweep." + $0.name) }.joined(separator: ",") + "," + header + "\n"
+            }
+            for line in lines.dropFirst() where !line.isEmpty { out += prefix + "," + line + "\n" }
+        }
+        return out
+    }
 }

@@ -58,3 +58,61 @@ struct InsightOptions: ParsableArguments {
         return report.render(format, with: table.limited(to: top ?? (format == .text ? 20 : nil)))
     }
 }
+
+/// `sweep --timeline` / `--timeline-csv` / `--html`: the settings' timelines side by side.
+struct SweepInsightOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Draw every setting's traps per window of accesses as lines of one SVG.", valueName: "file.svg"))
+    var timeline: String?
+
+    @Option(name: .customLong("timeline-csv"), help: ArgumentHelp("Write every setting's counters per window as CSV (settings first).", valueName: "file.csv"))
+    var timelineCSV: String?
+
+    @Option(help: ArgumentHelp("Most windows in the timelines (see replay --windows).", valueName: "n"))
+    var windows: Int = 200
+
+    @Option(help: ArgumentHelp("Write a one-page, self-contained HTML report (table, charts, timelines).", valueName: "file.html"))
+    var html: String?
+
+    func validate() throws {
+        guard windows >= 2 && windows <= 100_000 else { throw ValidationError("--windows must be between 2 and 100000") }
+    }
+
+    var wantsTimeline: Bool { timeline != nil || timelineCSV != nil || html != nil }
+
+    /// Collects one recorder per engine (SweepDriver's `prepare`).
+    final class Recorders: @unchecked Sendable {
+        var byEngine: [Int: InsightRecorder] = [:]
+    }
+
+    func prepare(_ recorders: Recorders) -> ((Int, Replayer) -> Void)? {
+        guard wantsTimeline else { return nil }
+        let windows = self.windows
+        return { index, replayer in
+            recorders.byEngine[index] = InsightRecorder(replayer: replayer, attribute: false, timelineWindows: windows)
+        }
+    }
+
+    /// Writes the timeline and HTML files.
+    func finish(_ result: SweepResult, recorders: Recorders, trace: String) throws {
+        let name = trace.split(separator: "/").last.map(String.init) ?? trace
+        var timelines: [Timeline] = []
+        if wantsTimeline {
+            for (i, row) in result.rows.enumerated() {
+                guard let t = recorders.byEngine[i]?.finish(report: row.report).timeline else { continue }
+                timelines.append(t)
+            }
+        }
+        let labelled = zip(result.rows, timelines).map { row, t in
+            (label: row.settings.map { "\($0.name)=\($0.value)" }.joined(separator: " "), timeline: t)
+        }
+        if let path = timeline {
+            try writeTextFileAtomically(Timeline.renderOverlaySVG(labelled, title: "vmreplay sweep timeline: " + name), to: path)
+        }
+        if let path = timelineCSV {
+            try writeTextFileAtomically(Timeline.renderCSV(zip(result.rows, timelines).map { (settings: $0.settings, timeline: $1) }), to: path)
+        }
+        if let path = html {
+            try writeTextFileAtomically(HTMLReport.sweep(result, timelines: timelines, title: name), to: path)
+        }
+    }
+}

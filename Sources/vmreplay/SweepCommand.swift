@@ -44,6 +44,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also draw an SVG chart to this file.", valueName: "file.svg"))
     var plot: String?
 
+    @OptionGroup(title: "Insight") var insight: SweepInsightOptions
+
     func run() throws {
         let settings = try options.parsedSettings()
         guard !settings.isEmpty else {
@@ -59,10 +61,13 @@ struct SweepCommand: ParsableCommand {
         let progress = ProgressLine(label: "sweep", requested: options.progress)
         try runReportingErrors {
             installOutputCleanupOnSignals()
+            let recorders = SweepInsightOptions.Recorders()
             let result = try runReplayJob(trace: trace, progress: progress) {
                 try SweepDriver.run(path: trace, settings: settings, base: base,
-                                    keepGoing: options.keepGoing, progress: progress.update)
+                                    keepGoing: options.keepGoing, progress: progress.update,
+                                    prepare: insight.prepare(recorders))
             }
+            try insight.finish(result, recorders: recorders, trace: trace)
             reportSkipped(result.skippedEvents, result.skippedSamples)
             if let plot {
                 let name = trace.split(separator: "/").last.map(String.init) ?? trace
