@@ -6,6 +6,27 @@ import VMTrace
 
 extension AttributionGrouping: ExpressibleByArgument {}
 
+/// The files a replay or a sweep can draw besides its report: timeline and HTML page.
+struct InsightFileOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Draw the counters per window of accesses as SVG (replay: stacked zero-fill, COW, major, prefault-served; sweep: each setting's traps as a line; fork/exec/exit/munmap marked).", valueName: "file.svg"))
+    var timeline: String?
+
+    @Option(name: .customLong("timeline-csv"), help: ArgumentHelp("Write the counters per window of accesses as CSV (sweep: settings first).", valueName: "file.csv"))
+    var timelineCSV: String?
+
+    @Option(help: ArgumentHelp("Most windows in the timeline: each window is a power-of-two number of accesses, so the trace fills between half of them and all.", valueName: "n"))
+    var windows: Int = 200
+
+    @Option(help: ArgumentHelp("Write a one-page, self-contained HTML report (summary or sweep table, attribution, charts, timeline).", valueName: "file.html"))
+    var html: String?
+
+    func validate() throws {
+        guard windows >= 2 && windows <= 100_000 else { throw ValidationError("--windows must be between 2 and 100000") }
+    }
+
+    var wantsTimeline: Bool { timeline != nil || timelineCSV != nil || html != nil }
+}
+
 struct InsightOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Add a table of the counters charged to each mapping (as the trace's mmap event created it), process or object.", valueName: "mapping|process|object"))
     var by: AttributionGrouping?
@@ -13,32 +34,20 @@ struct InsightOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Rows of the --by table, most traps first; the rest are summed in one row (default: 20 in text, all in json/csv/sysctl).", valueName: "n"))
     var top: Int?
 
-    @Option(help: ArgumentHelp("Draw the counters per window of accesses (stacked zero-fill, COW, major, prefault-served; fork/exec/exit/munmap marked) as SVG.", valueName: "file.svg"))
-    var timeline: String?
-
-    @Option(name: .customLong("timeline-csv"), help: ArgumentHelp("Write the counters per window of accesses as CSV.", valueName: "file.csv"))
-    var timelineCSV: String?
-
-    @Option(help: ArgumentHelp("Most windows in the timeline: each window is a power-of-two number of accesses, so the trace fills between half of them and all.", valueName: "n"))
-    var windows: Int = 200
-
-    @Option(help: ArgumentHelp("Write a one-page, self-contained HTML report (summary, attribution, timeline).", valueName: "file.html"))
-    var html: String?
+    @OptionGroup var files: InsightFileOptions
 
     func validate() throws {
-        guard windows >= 2 && windows <= 100_000 else { throw ValidationError("--windows must be between 2 and 100000") }
         if let top, top < 0 { throw ValidationError("--top must not be negative") }
         if top != nil && by == nil { throw ValidationError("--top needs --by") }
     }
 
-    var wantsTimeline: Bool { timeline != nil || timelineCSV != nil || html != nil }
-    var wanted: Bool { by != nil || wantsTimeline }
+    var wanted: Bool { by != nil || files.wantsTimeline }
 
     /// Attaches a recorder to `replayer` when any of the options asks for one.
     func recorder(for replayer: Replayer) -> InsightRecorder? {
         guard wanted else { return nil }
-        return InsightRecorder(replayer: replayer, attribute: by != nil || html != nil,
-                               timelineWindows: wantsTimeline ? windows : nil)
+        return InsightRecorder(replayer: replayer, attribute: by != nil || files.html != nil,
+                               timelineWindows: files.wantsTimeline ? files.windows : nil)
     }
 
     /// Writes the timeline and HTML files, and returns the report as the command prints it.
@@ -47,10 +56,10 @@ struct InsightOptions: ParsableArguments {
         let (tables, timeline) = recorder.finish(report: report)
         let name = trace.split(separator: "/").last.map(String.init) ?? trace
         if let timeline {
-            if let path = self.timeline { try writeTextFileAtomically(timeline.renderSVG(title: "vmreplay timeline: " + name), to: path) }
-            if let path = timelineCSV { try writeTextFileAtomically(timeline.renderCSV(), to: path) }
+            if let path = files.timeline { try writeTextFileAtomically(timeline.renderSVG(title: "vmreplay timeline: " + name), to: path) }
+            if let path = files.timelineCSV { try writeTextFileAtomically(timeline.renderCSV(), to: path) }
         }
-        if let path = html {
+        if let path = files.html {
             let table = tables[by ?? .mapping]?.limited(to: top ?? 40)
             try writeTextFileAtomically(HTMLReport.replay(report, table: table, timeline: timeline, title: name), to: path)
         }
@@ -61,23 +70,7 @@ struct InsightOptions: ParsableArguments {
 
 /// `sweep --timeline` / `--timeline-csv` / `--html`: the settings' timelines side by side.
 struct SweepInsightOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Draw every setting's traps per window of accesses as lines of one SVG.", valueName: "file.svg"))
-    var timeline: String?
-
-    @Option(name: .customLong("timeline-csv"), help: ArgumentHelp("Write every setting's counters per window as CSV (settings first).", valueName: "file.csv"))
-    var timelineCSV: String?
-
-    @Option(help: ArgumentHelp("Most windows in the timelines (see replay --windows).", valueName: "n"))
-    var windows: Int = 200
-
-    @Option(help: ArgumentHelp("Write a one-page, self-contained HTML report (table, charts, timelines).", valueName: "file.html"))
-    var html: String?
-
-    func validate() throws {
-        guard windows >= 2 && windows <= 100_000 else { throw ValidationError("--windows must be between 2 and 100000") }
-    }
-
-    var wantsTimeline: Bool { timeline != nil || timelineCSV != nil || html != nil }
+    @OptionGroup var files: InsightFileOptions
 
     /// Collects one recorder per engine (SweepDriver's `prepare`).
     final class Recorders: @unchecked Sendable {
@@ -85,8 +78,8 @@ struct SweepInsightOptions: ParsableArguments {
     }
 
     func prepare(_ recorders: Recorders) -> ((Int, Replayer) -> Void)? {
-        guard wantsTimeline else { return nil }
-        let windows = self.windows
+        guard files.wantsTimeline else { return nil }
+        let windows = files.windows
         return { index, replayer in
             recorders.byEngine[index] = InsightRecorder(replayer: replayer, attribute: false, timelineWindows: windows)
         }
@@ -96,7 +89,7 @@ struct SweepInsightOptions: ParsableArguments {
     func finish(_ result: SweepResult, recorders: Recorders, trace: String) throws {
         let name = trace.split(separator: "/").last.map(String.init) ?? trace
         var timelines: [Timeline] = []
-        if wantsTimeline {
+        if files.wantsTimeline {
             for (i, row) in result.rows.enumerated() {
                 guard let t = recorders.byEngine[i]?.finish(report: row.report).timeline else { continue }
                 timelines.append(t)
@@ -105,13 +98,13 @@ struct SweepInsightOptions: ParsableArguments {
         let labelled = zip(result.rows, timelines).map { row, t in
             (label: row.settings.map { "\($0.name)=\($0.value)" }.joined(separator: " "), timeline: t)
         }
-        if let path = timeline {
+        if let path = files.timeline {
             try writeTextFileAtomically(Timeline.renderOverlaySVG(labelled, title: "vmreplay sweep timeline: " + name), to: path)
         }
-        if let path = timelineCSV {
+        if let path = files.timelineCSV {
             try writeTextFileAtomically(Timeline.renderCSV(zip(result.rows, timelines).map { (settings: $0.settings, timeline: $1) }), to: path)
         }
-        if let path = html {
+        if let path = files.html {
             try writeTextFileAtomically(HTMLReport.sweep(result, timelines: timelines, title: name), to: path)
         }
     }
