@@ -40,7 +40,7 @@ public final class Replayer {
     public let kernel: Kernel
     @exclusivity(unchecked) public private(set) var events: UInt64 = 0
     /// Events for processes the OOM killer had ended (skipped).
-    public private(set) var eventsAfterKill: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var eventsAfterKill: UInt64 = 0
     private var finished = false
     /// Attribution and timeline (`replay --by`, `--timeline`), told of each non-access event.
     public internal(set) var insight: InsightRecorder?
@@ -53,7 +53,7 @@ public final class Replayer {
     }
 
     /// The event count after which the next invariant check runs (never, without checking).
-    private var nextInvariantCheck = UInt64.max
+    @exclusivity(unchecked) private var nextInvariantCheck = UInt64.max
 
     /// Runs the engine's invariant checks now; a violation is a ReplayError naming the invariant.
     public func checkInvariants() throws(ReplayError) {
