@@ -1,11 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Release builds drop the runtime's dynamic exclusivity checks: the engine and the decoders are
-// single-threaded per instance and the checks cost a fifth of the per-access time (callgrind,
-// docs/performance.md). Debug builds, which the tests use, keep them.
-let fast: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))]
-
+// No unsafeFlags: SwiftPM refuses a package that has them as a versioned dependency
+// (scripts/check-consumer.sh builds one). The hot stored properties carry
+// @exclusivity(unchecked) instead of a global -enforce-exclusivity=unchecked, and release builds
+// get the compiler's default cross-module optimization (-enable-default-cmo) rather than
+// -cross-module-optimization; docs/performance.md has the figures.
 let package = Package(
     name: "vmreplay",
     products: [
@@ -23,21 +23,20 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         // Trace events, text and binary codecs, gzip streams, importers, generators.
-        .target(name: "VMTrace", dependencies: ["CZlib"], swiftSettings: fast),
+        .target(name: "VMTrace", dependencies: ["CZlib"]),
         // 4-level x86-64 page tables, PTE bits, TLBs, walks. No kernel knowledge.
-        .target(name: "X86MMU", swiftSettings: fast),
+        .target(name: "X86MMU"),
         // The DragonFly BSD VM port: vm_map, vm_object, vm_page, vm_fault, pmap, pagers.
-        .target(name: "VMKernel", dependencies: ["X86MMU"], swiftSettings: fast),
+        .target(name: "VMKernel", dependencies: ["X86MMU"]),
         // Replay driver, reports, sweep and check logic.
-        .target(name: "VMReplay", dependencies: ["VMTrace", "VMKernel"], swiftSettings: fast),
+        .target(name: "VMReplay", dependencies: ["VMTrace", "VMKernel"]),
         // The command-line front end.
         .executableTarget(
             name: "vmreplay",
             dependencies: [
                 "VMReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: fast
+            ]
         ),
         .testTarget(name: "VMTraceTests", dependencies: ["VMTrace"], exclude: ["Fixtures"]),
         .testTarget(name: "X86MMUTests", dependencies: ["X86MMU"]),

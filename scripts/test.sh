@@ -10,6 +10,14 @@ if ! pkg-config --exists zlib 2>/dev/null || [ ! -f /usr/include/zlib.h ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq zlib1g-dev pkg-config >/dev/null
 fi
+# The HTML report's test renders pages in headless Chromium (Debian's package); without it
+# that test skips.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "test.sh: installing chromium (for the HTML report's test)" >&2
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; } \
+        || echo "test.sh: could not install chromium; the HTML rendering test will skip" >&2
+fi
 # The suite is XCTest only; without Swift Testing's own (empty) run, the last summary line is
 # XCTest's. A plain "N passed, N failed" line closes the output for CI.
 log=$(mktemp)

@@ -57,6 +57,8 @@ public final class Kernel {
     /// Told of every SIGSEGV a user fault delivers: pid, faulting address, SEGV_ACCERR (else
     /// SEGV_MAPERR). Off the hot path: only failed faults reach it.
     public var onSigsegv: ((_ pid: UInt32, _ address: UInt64, _ accerr: Bool) -> Void)?
+    /// Told where the counters change (KernelObserver); nil unless a report attributes them.
+    public var observer: KernelObserver?
 
     /// Pagedaemon state: woken by vm_page_alloc, run at the next safe point.
     @exclusivity(unchecked) var pagedaemonWanted = false
@@ -145,8 +147,11 @@ public final class Kernel {
     /// The end of the trace: prefaulted PTEs still untouched count as unused.
     public func finish() {
         for pmap in pmaps.values {
-            pmap.table.forEachPresent(from: 0, to: vmMaxUserAddress) { _, pte in
-                if pte.raw & PTE.watch != 0 { counters.prefaultUnused += 1 }
+            pmap.table.forEachPresent(from: 0, to: vmMaxUserAddress) { va, pte in
+                if pte.raw & PTE.watch != 0 {
+                    counters.prefaultUnused += 1
+                    observer?.prefaultUnused(pmapID: pmap.id, va: va)
+                }
             }
         }
     }

@@ -113,7 +113,10 @@ extension Kernel {
         mmu.invalidate(pmap.table, va: va)
         pmap.residentCount -= 1
         if pte.raw & PTE.wired != 0 { pmap.wiredCount -= 1 }
-        if pte.raw & PTE.watch != 0 { counters.prefaultUnused += 1 }
+        if pte.raw & PTE.watch != 0 {
+            counters.prefaultUnused += 1
+            observer?.prefaultUnused(pmapID: pmap.id, va: va)
+        }
         if pte.raw & PTE.device != 0 { return }
         let m = physmem.page(frame: pte.frame)
         if pte.raw & PTE.dirty != 0 { m.markDirty() }

@@ -120,6 +120,7 @@ extension Kernel {
     private func touchPage(_ p: Proc, _ va: UInt64, _ type: AccessType) -> Bool {
         guard let (mmuAccess, user) = type.mmuView else {
             vmFaultPage(p, va, type == .poke ? [.read, .write] : .read)
+            observer?.pageTouched(p, va)
             return !killedPids.contains(p.pid)
         }
         // After a successful vm_fault the instruction restarts; a page that keeps faulting would
@@ -130,10 +131,13 @@ extension Kernel {
                 return true
             case .firstUseOfWatched:
                 counters.prefaultHits += 1
+                observer?.pageTouched(p, va)
                 return true
             case .fault(let errorCode):
                 counters.pageFaults += 1
-                if !trapPfault(p, va, errorCode, user: user) { return false }
+                let retry = trapPfault(p, va, errorCode, user: user)
+                observer?.pageTouched(p, va)
+                if !retry { return false }
                 if killedPids.contains(p.pid) { return false }
             }
         }

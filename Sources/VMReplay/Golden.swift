@@ -120,12 +120,14 @@ public struct CheckOutcome: Sendable {
 
     public var passed: Bool { differences.isEmpty && traceMismatch == nil }
 
-    /// A readable table of the differing keys: golden, actual, delta, and the delta as a
-    /// percentage of the golden value.
+    /// The differing keys as `vmreplay diff` prints them: grouped like the text report, with
+    /// golden, actual, delta and relative change.
     public func renderDifferences() -> String {
-        Self.renderTable(differences)
+        let changes = differences.map { ReportDiff.Change(key: $0.key, a: $0.golden.map { .int($0) }, b: $0.actual.map { .int($0) }) }
+        return ReportDiff(changes: changes, comparedKeys: comparedKeys).render(labels: ("golden", "actual"))
     }
 
+    /// The plain table (key, golden, actual, delta, delta%) for differences within --tolerance.
     public static func renderTable(_ differences: [GoldenDifference]) -> String {
         var rows: [[String]] = [["key", "golden", "actual", "delta", "delta%"]]
         for d in differences {

@@ -22,13 +22,15 @@ public enum ReplayDriver {
     public static func run(path: String, configuration: ReplayConfiguration, keepGoing: Bool = false,
                            progressInterval: Double = 0.25,
                            progress: ((ReplayProgress) -> Void)? = nil,
-                           console: ((String) -> Void)? = nil) throws -> (Report, skipped: Int, samples: [TraceError])
+                           console: ((String) -> Void)? = nil,
+                           prepare: ((Replayer) -> Void)? = nil) throws -> (Report, skipped: Int, samples: [TraceError])
     {
         let started = Date()
         let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         let replayer = try Replayer(configuration)
         replayer.keepGoing = keepGoing
         replayer.kernel.console = console
+        prepare?(replayer)
         var lastReport = started
         try BatchPipeline.run(reader: reader) { batch, traceProgress in
             try replayer.apply(batch)

@@ -43,7 +43,7 @@ public final class Replayer {
     public let kernel: Kernel
     @exclusivity(unchecked) public private(set) var events: UInt64 = 0
     /// Events for processes the OOM killer had ended (skipped).
-    public private(set) var eventsAfterKill: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var eventsAfterKill: UInt64 = 0
     /// `--keep-going`: an event the kernel refuses is counted in `rejected` and skipped, not
     /// an error that ends the replay.
     public var keepGoing = false
@@ -55,6 +55,8 @@ public final class Replayer {
     public private(set) var processNames = ProcessNames()
     /// The first SIGSEGVs (SigsegvSamples.swift).
     var sigsegvSamples: [SigsegvSample] = []
+    /// Attribution and timeline (`replay --by`, `--timeline`), told of each non-access event.
+    public internal(set) var insight: InsightRecorder?
 
     public init(_ configuration: ReplayConfiguration) throws(SysctlError) {
         self.configuration = configuration
@@ -68,7 +70,7 @@ public final class Replayer {
     }
 
     /// The event count after which the next invariant check runs (never, without checking).
-    private var nextInvariantCheck = UInt64.max
+    @exclusivity(unchecked) private var nextInvariantCheck = UInt64.max
 
     /// Runs the engine's invariant checks now; a violation is a ReplayError naming the invariant.
     public func checkInvariants() throws(ReplayError) {
@@ -137,6 +139,7 @@ public final class Replayer {
         processNames.observe(event)
         do {
             try applyOther(event)
+            insight?.didApply(event, number: events)
         } catch .killed {
             eventsAfterKill &+= 1
         } catch {

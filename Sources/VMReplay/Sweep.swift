@@ -31,13 +31,15 @@ public enum SweepDriver {
     /// Replays `path` once for every combination of `settings` on top of `base`.
     public static func run(path: String, settings: [Setting], base: ReplayConfiguration,
                            keepGoing: Bool = false, progressInterval: Double = 0.25,
-                           progress: ((ReplayProgress) -> Void)? = nil) throws -> SweepResult
+                           progress: ((ReplayProgress) -> Void)? = nil,
+                           prepare: ((Int, Replayer) -> Void)? = nil) throws -> SweepResult
     {
         let started = Date()
         let combinations = Setting.product(settings)
         var engines: [Replayer] = []
         for combo in combinations {
             engines.append(try Replayer(try Setting.configuration(combo, base: base)))
+            prepare?(engines.count - 1, engines[engines.count - 1])
         }
         let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         var lastReport = started

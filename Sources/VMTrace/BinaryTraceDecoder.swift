@@ -68,9 +68,9 @@ final class BinaryTraceDecoder: EventDecoder {
     /// Added to byte-offset messages, e.g. "(offset in the decompressed data)".
     private let offsetNote: String
     private let table = PidAddressTable()
-    private var previousPid: UInt32 = 0
-    private var records: UInt64 = 0
-    private var sawEnd = false
+    @exclusivity(unchecked) private var previousPid: UInt32 = 0
+    @exclusivity(unchecked) private var records: UInt64 = 0
+    @exclusivity(unchecked) private var sawEnd = false
 
     init(window: InputWindow, compressed: Bool) throws {
         self.window = window
@@ -102,12 +102,12 @@ final class BinaryTraceDecoder: EventDecoder {
     private static let chunkCapacity = 256
 
     /// The batch's AccessRunMap bits, set as `accessRun` decodes (taken by `takeRuns`).
-    private var runBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
-    private var runBitsCapacity = 1
+    @exclusivity(unchecked) private var runBits = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    @exclusivity(unchecked) private var runBitsCapacity = 1
     /// The open run: its page (`noRun`: none) and the kind of its latest access. Only
     /// `accessRun` extends runs; anything else ends them.
-    private var runPage = BinaryTraceDecoder.noRun
-    private var runKind = AccessKind.read
+    @exclusivity(unchecked) private var runPage = BinaryTraceDecoder.noRun
+    @exclusivity(unchecked) private var runKind = AccessKind.read
     private static let noRun = UInt64.max
 
     deinit {

@@ -41,8 +41,8 @@ final class FileInput: ByteInput {
     private let storage: UnsafeMutablePointer<UInt8>
     let capacity: Int
     /// Unconsumed bytes are `storage[lo..<hi]`.
-    private var lo = 0
-    private var hi = 0
+    @exclusivity(unchecked) private var lo = 0
+    @exclusivity(unchecked) private var hi = 0
     private var bytesFromDescriptor: UInt64 = 0
     private var produced: UInt64 = 0
     private(set) var atEndOfFile = false

@@ -19,10 +19,10 @@ func hasGzipMagic(_ bytes: UnsafeMutableBufferPointer<UInt8>) -> Bool {
 final class GzipInput: ByteInput {
     private let file: FileInput
     private let stream: UnsafeMutablePointer<z_stream>
-    private var produced: UInt64 = 0
+    @exclusivity(unchecked) private var produced: UInt64 = 0
     /// True between the end of one member and the start of the next.
-    private var atMemberBoundary = false
-    private var finished = false
+    @exclusivity(unchecked) private var atMemberBoundary = false
+    @exclusivity(unchecked) private var finished = false
 
     init(file: FileInput) throws {
         self.file = file

@@ -11,11 +11,11 @@ final class InputWindow {
     let name: String
     let base: UnsafeMutablePointer<UInt8>
     let capacity: Int
-    var pos = 0
-    var end = 0
-    private(set) var atEnd = false
+    @exclusivity(unchecked) var pos = 0
+    @exclusivity(unchecked) var end = 0
+    @exclusivity(unchecked) private(set) var atEnd = false
     /// Stream offset of `base[0]`.
-    private(set) var baseOffset: UInt64 = 0
+    @exclusivity(unchecked) private(set) var baseOffset: UInt64 = 0
 
     init(input: ByteInput, name: String, capacity: Int = InputWindow.defaultCapacity) {
         self.input = input

@@ -42,9 +42,9 @@ public struct PackedEvent: Equatable, Sendable {
 /// staging buffer). Owned by one `ReplayBatch` at a time; the pipeline hands batches between
 /// threads, never shares one being written.
 final class PackedStorage: @unchecked Sendable {
-    private(set) var base: UnsafeMutablePointer<PackedEvent>
-    private(set) var capacity: Int
-    var count = 0
+    @exclusivity(unchecked) private(set) var base: UnsafeMutablePointer<PackedEvent>
+    @exclusivity(unchecked) private(set) var capacity: Int
+    @exclusivity(unchecked) var count = 0
 
     init() {
         capacity = 16

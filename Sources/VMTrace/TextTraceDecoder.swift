@@ -207,8 +207,8 @@ func makeHexDigitTable() -> UnsafeMutablePointer<UInt8> {
 /// Decodes text traces from an `InputWindow`.
 final class TextTraceDecoder: EventDecoder {
     let window: InputWindow
-    private(set) var lineNumber = 0
-    private var sawHeader = false
+    @exclusivity(unchecked) private(set) var lineNumber = 0
+    @exclusivity(unchecked) private var sawHeader = false
 
     private let digits = makeHexDigitTable()
 

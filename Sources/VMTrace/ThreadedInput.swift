@@ -37,10 +37,10 @@ final class ThreadedInput: ByteInput {
     private let ring: Ring
     private let innerCapacity: Int
     /// Read position inside the head chunk.
-    private var offset = 0
-    private var fileBytes: UInt64 = 0
-    private var produced: UInt64 = 0
-    private var done = false
+    @exclusivity(unchecked) private var offset = 0
+    @exclusivity(unchecked) private var fileBytes: UInt64 = 0
+    @exclusivity(unchecked) private var produced: UInt64 = 0
+    @exclusivity(unchecked) private var done = false
 
     init(_ inner: ByteInput, chunkSize: Int = ThreadedInput.chunkSize, chunkCount: Int = ThreadedInput.chunkCount) {
         let ring = Ring(chunkSize: chunkSize, count: chunkCount)

@@ -111,11 +111,13 @@ public final class TraceReader {
     private let input: ByteInput
     private let window: InputWindow
     private let decoder: EventDecoder
-    private var validator = TraceValidator()
-    private var policy: ErrorPolicy
-    private var finished = false
+    // Per-event state, read and written from one thread: @exclusivity(unchecked) spares the
+    // runtime access check a class stored var costs on each use (as in every decoder class).
+    @exclusivity(unchecked) private var validator = TraceValidator()
+    @exclusivity(unchecked) private var policy: ErrorPolicy
+    @exclusivity(unchecked) private var finished = false
     private var failure: Error?
-    private var delivered: UInt64 = 0
+    @exclusivity(unchecked) private var delivered: UInt64 = 0
     /// The text decoder's batch, before packing (`nextBatch(into: &ReplayBatch)`).
     private var textScratch: [TraceEvent] = []
 

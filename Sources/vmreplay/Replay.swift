@@ -143,6 +143,8 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("Report only the keys matching this glob (repeatable), like `sysctl -n` or check --keys; a glob that matches nothing is an error.", valueName: "glob"))
     var keys: [String] = []
 
+    @OptionGroup(title: "Insight") var insight: InsightOptions
+
     func run() throws {
         let settings = try options.parsedSettings()
         var assignments: [(String, Int64)] = []
@@ -168,13 +170,20 @@ struct Replay: ParsableCommand {
                                       format: format, output: output)
                 return
             }
+            var recorder: InsightRecorder?
             let result = try runReplayJob(trace: trace, progress: progress) {
                 try ReplayDriver.run(path: trace, configuration: config, keepGoing: options.keepGoing,
-                                     progress: progress.update, console: printToStandardError)
+                                     progress: progress.update, console: printToStandardError,
+                                     prepare: { recorder = insight.recorder(for: $0) })
             }
             reportSkipped(result.skipped, result.samples)
-            try emit(try ReportOutput.render(result.0, format: format, keys: keys, trace: trace,
-                                             settings: assignments, configuration: config), to: output)
+            // --by tables come with the attribution renderer; otherwise the report with its
+            // header and --keys selection. Timeline and HTML files are written either way.
+            let insightText = try insight.finish(result.0, recorder: recorder, format: format, trace: trace)
+            let text = insight.by != nil ? insightText
+                : try ReportOutput.render(result.0, format: format, keys: keys, trace: trace,
+                                          settings: assignments, configuration: config)
+            try emit(text, to: output)
         }
     }
 }

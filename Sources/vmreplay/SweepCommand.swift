@@ -58,6 +58,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also draw an SVG chart to this file.", valueName: "file.svg"))
     var plot: String?
 
+    @OptionGroup(title: "Insight") var insight: SweepInsightOptions
+
     func run() throws {
         var options = self.options
         let settings = try options.takeSizeLists(adding: options.parsedSettings())
@@ -82,10 +84,13 @@ struct SweepCommand: ParsableCommand {
             try refuseOutputOverInput(output, option: "-o", inputs: [trace] + [plot].compactMap { $0 })
             try refuseOutputOverInput(plot, option: "--plot", inputs: [trace])
             installOutputCleanupOnSignals()
+            let recorders = SweepInsightOptions.Recorders()
             let result = try runReplayJob(trace: trace, progress: progress) {
                 try SweepDriver.run(path: trace, settings: settings, base: base,
-                                    keepGoing: options.keepGoing, progress: progress.update)
+                                    keepGoing: options.keepGoing, progress: progress.update,
+                                    prepare: insight.prepare(recorders))
             }
+            try insight.finish(result, recorders: recorders, trace: trace)
             reportSkipped(result.skippedEvents, result.skippedSamples)
             if let plot {
                 let name = trace.split(separator: "/").last.map(String.init) ?? trace

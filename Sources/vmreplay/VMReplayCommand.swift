@@ -38,6 +38,6 @@ struct VMReplayCommand: ParsableCommand {
             Exit status: 0 success, 1 check found differences, 64 usage error, 65 malformed trace, 66 missing or \
             unreadable input, 73 output cannot be created, 74 I/O error.
             """,
-        subcommands: [Replay.self, SweepCommand.self, Check.self, Convert.self, Import.self, Info.self, Gen.self, SysctlCommand.self, Merge.self]
+        subcommands: [Replay.self, SweepCommand.self, Check.self, DiffCommand.self, Convert.self, Import.self, Info.self, Gen.self, SysctlCommand.self, Merge.self]
     )
 }
