@@ -124,9 +124,7 @@ public enum CorpusSweep {
         var engines: [Replayer] = []
         do {
             for combo in combinations {
-                var config = base
-                config.tunables = try Setting.tunables(combo, base: base.tunables)
-                engines.append(try Replayer(config))
+                engines.append(try Replayer(try Setting.configuration(combo, base: base)))
             }
         } catch {
             return combinations.map { _ in (nil, "\(error)") }

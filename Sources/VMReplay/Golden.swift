@@ -85,7 +85,7 @@ public struct Golden: Sendable {
         physicalMemory = try byteCount("phys_mem", default: ReplayConfiguration().physicalMemory)
         swap = try byteCount("swap", default: 0)
         // The settings are checked as the command line checks -s and --phys-mem.
-        do { _ = try Setting.tunables(settings) } catch { throw bad(error.description) }
+        do { _ = try Setting.configuration(settings, base: ReplayConfiguration()) } catch { throw bad(error.description) }
         guard physicalMemory >= ReplayConfiguration.minimumPhysicalMemory else {
             throw bad("\"phys_mem\" \(physicalMemory) is below 4M, the smallest --phys-mem")
         }

@@ -31,10 +31,8 @@ struct SweepCorpusOptions: ParsableArguments {
 /// Validates every combination's settings before anything runs (exit 64 on the first bad one).
 func validateCombinations(_ combinations: [[(String, Int64)]], base: ReplayConfiguration) throws {
     for combo in combinations {
-        var config = base
         do {
-            config.tunables = try Setting.tunables(combo, base: base.tunables)
-            _ = try Replayer(config)
+            _ = try Replayer(try Setting.configuration(combo, base: base))
         } catch {
             throw TraceError(.usage, "\(error)")
         }
