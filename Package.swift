@@ -47,5 +47,8 @@ let package = Package(
             exclude: ["Scenarios"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    // Swift 6 mode: complete concurrency checking. The decode threads take their input over with
+    // HandedOver (VMTrace), and a sweep's engines are @unchecked Sendable because each is driven
+    // by one worker at a time.
+    swiftLanguageModes: [.v6]
 )

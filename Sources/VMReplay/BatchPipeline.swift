@@ -88,7 +88,10 @@ enum BatchPipeline {
                     consume: (ReplayBatch, TraceProgress) throws -> Void) throws
     {
         let queue = BatchQueue(capacity: queueDepth)
+        // The reader belongs to the producer thread until it ends (the caller joins it below).
+        let handOver = HandedOver(reader)
         let producer = Thread {
+            let reader = handOver.value
             var error: Error?
             do {
                 while true {

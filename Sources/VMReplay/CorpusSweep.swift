@@ -96,11 +96,12 @@ public enum CorpusSweep {
     {
         let wanted = items ?? Array(0..<plan.itemCount)
         // Items grouped by trace, in work-list order.
-        var groups: [(trace: Int, items: [Int])] = []
+        var grouping: [(trace: Int, items: [Int])] = []
         for i in wanted {
             let t = plan.trace(ofItem: i)
-            if groups.last?.trace == t { groups[groups.count - 1].items.append(i) } else { groups.append((t, [i])) }
+            if grouping.last?.trace == t { grouping[grouping.count - 1].items.append(i) } else { grouping.append((t, [i])) }
         }
+        let groups = grouping
         let results = ResultSlots<[CorpusRow]>(count: groups.count)
         let next = ResultSlots<Int>(count: 1)
         DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, groups.count))) { _ in
@@ -121,11 +122,9 @@ public enum CorpusSweep {
     static func replay(trace: CorpusTrace, combinations: [[(String, Int64)]], base: ReplayConfiguration,
                        keepGoing: Bool, memoryBudget: UInt64?) -> [(report: Report?, failure: String?)]
     {
-        var engines: [Replayer] = []
+        let engines: [Replayer]
         do {
-            for combo in combinations {
-                engines.append(try Replayer(try Setting.configuration(combo, base: base)))
-            }
+            engines = try combinations.map { combo throws in try Replayer(try Setting.configuration(combo, base: base)) }
         } catch {
             return combinations.map { _ in (nil, "\(error)") }
         }

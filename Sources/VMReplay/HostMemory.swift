@@ -8,7 +8,7 @@ public enum HostMemory {
     /// Measured as peak RSS over the counts (release build, docs/scale.md): 200,000 bare
     /// processes 1.00 GB (5.1 KB each with its page-table page and that page's frame);
     /// 400,000 touched anonymous pages 75 MB; 200,000 files 64 MB; 100,000 map entries 14 MB.
-    static let costs: [(name: String, bytes: UInt64, count: (Kernel) -> Int)] = [
+    static let costs: [(name: String, bytes: UInt64, count: @Sendable (Kernel) -> Int)] = [
         ("processes", 800, { $0.processCount }),
         ("files", 160, { $0.fileCount }),
         ("VM objects", 170, { $0.liveObjects }),

@@ -131,6 +131,13 @@ extension Report {
         guard let members = json.members else { return nil }
         self.init()
         for (key, value) in members {
+            // `proc.PID.comm` is the one string a report carries (Report.processNames).
+            if case .string(let name) = value {
+                let parts = key.split(separator: ".")
+                guard parts.count == 3, parts[0] == "proc", parts[2] == "comm", let pid = UInt32(parts[1]) else { return nil }
+                processNames[pid] = name
+                continue
+            }
             guard case .number(let text) = value else { return nil }
             if let n = Int64(text) {
                 set(key, .int(n))

@@ -38,7 +38,9 @@ public struct ReplayError: Error, CustomStringConvertible {
 }
 
 /// Replays events into one simulated machine.
-public final class Replayer {
+/// Not thread-safe, but it may move between threads: a sweep drives each engine from one
+/// worker at a time (concurrentPerform over disjoint engines per batch, joined before the next).
+public final class Replayer: @unchecked Sendable {
     public let configuration: ReplayConfiguration
     public let kernel: Kernel
     @exclusivity(unchecked) public private(set) var events: UInt64 = 0

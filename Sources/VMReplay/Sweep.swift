@@ -36,11 +36,12 @@ public enum SweepDriver {
     {
         let started = Date()
         let combinations = Setting.product(settings)
-        var engines: [Replayer] = []
+        var created: [Replayer] = []
         for combo in combinations {
-            engines.append(try Replayer(try Setting.configuration(combo, base: base)))
-            prepare?(engines.count - 1, engines[engines.count - 1])
+            created.append(try Replayer(try Setting.configuration(combo, base: base)))
+            prepare?(created.count - 1, created[created.count - 1])
         }
+        let engines = created
         let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         var lastReport = started
         let failures = FailureSlots(count: engines.count)

@@ -46,8 +46,10 @@ final class ThreadedInput: ByteInput {
         let ring = Ring(chunkSize: chunkSize, count: chunkCount)
         self.ring = ring
         innerCapacity = inner.bufferCapacity
+        // The inner input moves to the producer thread: from here on only that thread uses it.
+        let handOver = HandedOver(inner)
         let thread = Thread {
-            ThreadedInput.produce(inner, into: ring)
+            ThreadedInput.produce(handOver.value, into: ring)
         }
         thread.stackSize = 512 << 10
         thread.start()
@@ -141,3 +143,4 @@ final class ThreadedInput: ByteInput {
         return n
     }
 }
+

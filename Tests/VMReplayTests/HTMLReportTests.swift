@@ -89,15 +89,18 @@ final class HTMLReportTests: XCTestCase {
         p.standardError = err
         try p.run()
         // Drain stderr on its own thread so that neither pipe fills while the other is read.
-        var errData = Data()
+        // The reading thread owns the box until group.wait() returns.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
             group.leave()
         }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
+        let errData = errBox.data
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
