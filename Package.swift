@@ -22,8 +22,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // Trace events, text and binary codecs, gzip streams, importers, generators.
+        // Trace events, text and binary codecs, gzip streams: all a program that reads traces links.
         .target(name: "VMTrace", dependencies: ["CZlib"]),
+        // The Valgrind Lackey importer (logs + --trace-syscalls=yes) that writes vmtrace events.
+        .target(name: "VMTraceLackey", dependencies: ["VMTrace"]),
+        // The synthetic workload generators behind `vmreplay gen`.
+        .target(name: "VMWorkloads", dependencies: ["VMTrace"]),
         // 4-level x86-64 page tables, PTE bits, TLBs, walks. No kernel knowledge.
         .target(name: "X86MMU"),
         // The DragonFly BSD VM port: vm_map, vm_object, vm_page, vm_fault, pmap, pagers.
@@ -34,16 +38,16 @@ let package = Package(
         .executableTarget(
             name: "vmreplay",
             dependencies: [
-                "VMReplay",
+                "VMReplay", "VMTraceLackey", "VMWorkloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "VMTraceTests", dependencies: ["VMTrace"], exclude: ["Fixtures"]),
+        .testTarget(name: "VMTraceTests", dependencies: ["VMTrace", "VMTraceLackey", "VMWorkloads"], exclude: ["Fixtures"]),
         .testTarget(name: "X86MMUTests", dependencies: ["X86MMU"]),
         .testTarget(name: "VMKernelTests", dependencies: ["VMKernel"]),
         .testTarget(
             name: "VMReplayTests",
-            dependencies: ["VMReplay", "VMTrace", "VMKernel"],
+            dependencies: ["VMReplay", "VMTrace", "VMTraceLackey", "VMWorkloads", "VMKernel"],
             exclude: ["Scenarios"]
         ),
     ],

@@ -47,6 +47,7 @@ module() {
 deps_of() {
     case $1 in
         replay|check) echo "X86MMU VMKernel VMTrace VMReplay" ;;
+        lackey) echo "VMTrace VMTraceLackey" ;;
         *) echo "VMTrace" ;;
     esac
 }

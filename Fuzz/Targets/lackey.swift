@@ -7,6 +7,7 @@
 // rejects make `import` fail with exit 65 when it writes them, see docs/fuzzing.md.)
 import Glibc
 @testable import VMTrace
+@testable import VMTraceLackey
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzLackey(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

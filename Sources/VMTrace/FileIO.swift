@@ -4,7 +4,7 @@
 import Glibc
 
 /// A stream of bytes a decoder pulls from (a plain file or a gzip inflater over one).
-protocol ByteInput: AnyObject {
+package protocol ByteInput: AnyObject {
     /// Reads at most `count` bytes into `dst`; 0 means end of stream. Never returns 0 before
     /// the end.
     func read(into dst: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int
@@ -30,7 +30,7 @@ func errnoText(_ code: Int32 = errno) -> String {
 }
 
 /// A readable file descriptor with a read buffer that also serves as the gzip input window.
-final class FileInput: ByteInput {
+package final class FileInput: ByteInput {
     static let defaultCapacity = 256 << 10
 
     let name: String
@@ -49,7 +49,7 @@ final class FileInput: ByteInput {
 
     /// Opens `path` (`-` = standard input) for reading. Missing or unreadable files and
     /// directories are `.noInput` errors.
-    init(path: String, capacity: Int = FileInput.defaultCapacity) throws {
+    package init(path: String, capacity: Int = FileInput.defaultCapacity) throws {
         name = displayName(forPath: path)
         if path == "-" {
             fd = 0
@@ -81,9 +81,9 @@ final class FileInput: ByteInput {
         storage.deallocate()
     }
 
-    var bufferCapacity: Int { capacity }
-    var fileBytesConsumed: UInt64 { bytesFromDescriptor - UInt64(hi - lo) }
-    var bytesProduced: UInt64 { produced }
+    package var bufferCapacity: Int { capacity }
+    package var fileBytesConsumed: UInt64 { bytesFromDescriptor - UInt64(hi - lo) }
+    package var bytesProduced: UInt64 { produced }
 
     /// The buffered, unconsumed bytes.
     var pending: UnsafeMutableBufferPointer<UInt8> {
@@ -121,7 +121,7 @@ final class FileInput: ByteInput {
     }
 
     /// Makes at least `n` bytes pending unless the file ends first; returns the pending bytes.
-    func peek(_ wanted: Int) throws -> UnsafeMutableBufferPointer<UInt8> {
+    package func peek(_ wanted: Int) throws -> UnsafeMutableBufferPointer<UInt8> {
         let n = min(wanted, capacity)
         if hi - lo < n && lo > 0 {
             memmove(storage, storage + lo, hi - lo)
@@ -134,7 +134,7 @@ final class FileInput: ByteInput {
         return pending
     }
 
-    func read(into dst: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
+    package func read(into dst: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
         if lo < hi {
             let n = min(count, hi - lo)
             dst.update(from: storage + lo, count: n)
@@ -160,7 +160,7 @@ final class FileOutput: ByteOutput {
         self.name = name
     }
 
-    var bufferCapacity: Int { 0 }
+    package var bufferCapacity: Int { 0 }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard var p = bytes.baseAddress else { return }

@@ -8,7 +8,7 @@ import Glibc
 private let gzipWindowBits: Int32 = 15 + 16
 
 /// True when `bytes` start with the gzip magic `1f 8b`.
-func hasGzipMagic(_ bytes: UnsafeMutableBufferPointer<UInt8>) -> Bool {
+package func hasGzipMagic(_ bytes: UnsafeMutableBufferPointer<UInt8>) -> Bool {
     bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
 }
 
@@ -16,7 +16,7 @@ func hasGzipMagic(_ bytes: UnsafeMutableBufferPointer<UInt8>) -> Bool {
 /// go straight into the caller's buffer; the compressed side reads through `FileInput`'s
 /// buffer. A stream that ends without a member's end-of-stream marker, or whose data or CRC
 /// is wrong, is a data error naming the compressed byte offset.
-final class GzipInput: ByteInput {
+package final class GzipInput: ByteInput {
     private let file: FileInput
     private let stream: UnsafeMutablePointer<z_stream>
     @exclusivity(unchecked) private var produced: UInt64 = 0
@@ -24,7 +24,7 @@ final class GzipInput: ByteInput {
     @exclusivity(unchecked) private var atMemberBoundary = false
     @exclusivity(unchecked) private var finished = false
 
-    init(file: FileInput) throws {
+    package init(file: FileInput) throws {
         self.file = file
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
@@ -40,15 +40,15 @@ final class GzipInput: ByteInput {
         stream.deallocate()
     }
 
-    var fileBytesConsumed: UInt64 { file.fileBytesConsumed }
-    var bytesProduced: UInt64 { produced }
-    var bufferCapacity: Int { file.bufferCapacity }
+    package var fileBytesConsumed: UInt64 { file.fileBytesConsumed }
+    package var bytesProduced: UInt64 { produced }
+    package var bufferCapacity: Int { file.bufferCapacity }
 
     private func damage(_ message: String) -> TraceError {
         TraceError(.dataError, file: file.name, at: .byte(file.fileBytesConsumed), "gzip: \(message)")
     }
 
-    func read(into dst: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
+    package func read(into dst: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
         if finished || count == 0 { return 0 }
         while true {
             if atMemberBoundary {
@@ -131,7 +131,7 @@ final class GzipOutput: ByteOutput {
         buffer.deallocate()
     }
 
-    var bufferCapacity: Int { capacity + sink.bufferCapacity }
+    package var bufferCapacity: Int { capacity + sink.bufferCapacity }
 
     private func run(_ flush: Int32) throws -> Int32 {
         stream.pointee.next_out = buffer

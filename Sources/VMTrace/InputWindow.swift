@@ -4,20 +4,20 @@
 import Glibc
 
 /// A sliding window over a `ByteInput`: the unparsed bytes are `base[pos..<end]`.
-final class InputWindow {
-    static let defaultCapacity = 1 << 20
+package final class InputWindow {
+    package static let defaultCapacity = 1 << 20
 
-    let input: ByteInput
-    let name: String
-    let base: UnsafeMutablePointer<UInt8>
-    let capacity: Int
-    @exclusivity(unchecked) var pos = 0
-    @exclusivity(unchecked) var end = 0
+    package let input: ByteInput
+    package let name: String
+    package let base: UnsafeMutablePointer<UInt8>
+    package let capacity: Int
+    @exclusivity(unchecked) package var pos = 0
+    @exclusivity(unchecked) package var end = 0
     @exclusivity(unchecked) private(set) var atEnd = false
     /// Stream offset of `base[0]`.
     @exclusivity(unchecked) private(set) var baseOffset: UInt64 = 0
 
-    init(input: ByteInput, name: String, capacity: Int = InputWindow.defaultCapacity) {
+    package init(input: ByteInput, name: String, capacity: Int = InputWindow.defaultCapacity) {
         self.input = input
         self.name = name
         self.capacity = capacity
@@ -27,16 +27,16 @@ final class InputWindow {
     deinit { base.deallocate() }
 
     /// Unparsed bytes in the window.
-    var available: Int { end - pos }
+    package var available: Int { end - pos }
 
     /// Stream offset of `base[index]`.
     @inline(__always)
-    func offset(of index: Int) -> UInt64 { baseOffset + UInt64(index) }
+    package func offset(of index: Int) -> UInt64 { baseOffset + UInt64(index) }
 
     /// Moves the unparsed bytes to the front and reads once more into the free space.
     /// Returns false when nothing was added (end of stream, or the window is full).
     @discardableResult
-    func refill() throws -> Bool {
+    package func refill() throws -> Bool {
         if pos > 0 {
             let keep = end - pos
             if keep > 0 { memmove(base, base + pos, keep) }
@@ -56,7 +56,7 @@ final class InputWindow {
 
     /// Makes at least `n` unparsed bytes available unless the stream ends first.
     /// Returns whether they are.
-    func ensure(_ n: Int) throws -> Bool {
+    package func ensure(_ n: Int) throws -> Bool {
         while end - pos < n {
             if try !refill() { return end - pos >= n }
         }

@@ -62,9 +62,9 @@ final class ThreadedInput: ByteInput {
         ring.condition.unlock()
     }
 
-    var fileBytesConsumed: UInt64 { fileBytes }
-    var bytesProduced: UInt64 { produced }
-    var bufferCapacity: Int { innerCapacity + ring.chunkSize * ring.buffers.count }
+    package var fileBytesConsumed: UInt64 { fileBytes }
+    package var bytesProduced: UInt64 { produced }
+    package var bufferCapacity: Int { innerCapacity + ring.chunkSize * ring.buffers.count }
 
     /// The background thread: fill chunks until the inner input ends, fails, or the reader
     /// goes away.
@@ -111,7 +111,7 @@ final class ThreadedInput: ByteInput {
         }
     }
 
-    func read(into dst: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
+    package func read(into dst: UnsafeMutablePointer<UInt8>, count: Int) throws -> Int {
         if done || count == 0 { return 0 }
         ring.condition.lock()
         while ring.filled == 0 && !ring.finished { ring.condition.wait() }

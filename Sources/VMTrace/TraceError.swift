@@ -80,7 +80,7 @@ public struct TraceError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// The name used in messages for a path given on the command line.
 @inline(__always)
-func displayName(forPath path: String) -> String {
+package func displayName(forPath path: String) -> String {
     path == "-" ? "<stdin>" : path
 }
 
@@ -112,12 +112,12 @@ public func jsonStringLiteral(_ s: String) -> String { "\"" + jsonEscaped(s) + "
 
 /// Quotes a piece of input for an error message: at most `limit` characters, control
 /// characters escaped, invalid UTF-8 repaired.
-func quoteInput(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int = 160) -> String {
+package func quoteInput(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int = 160) -> String {
     quoteInput(String(decoding: bytes, as: UTF8.self), limit: limit)
 }
 
 /// Quotes a string for an error message (see above).
-func quoteInput(_ text: String, limit: Int = 160) -> String {
+package func quoteInput(_ text: String, limit: Int = 160) -> String {
     guard text.count > limit else { return jsonStringLiteral(text) }
     return "\"" + jsonEscaped(String(text.prefix(limit))) + "...\""
 }

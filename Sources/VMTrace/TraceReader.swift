@@ -51,15 +51,15 @@ public struct TraceProgress: Equatable, Sendable {
 }
 
 /// What `--keep-going` does with bad events: count and keep the first few, or stop at once.
-struct ErrorPolicy {
-    static let maxSamples = 10
-    let keepGoing: Bool
-    private(set) var skipped = 0
-    private(set) var samples: [TraceError] = []
+package struct ErrorPolicy {
+    package static let maxSamples = 10
+    package let keepGoing: Bool
+    package private(set) var skipped = 0
+    package private(set) var samples: [TraceError] = []
 
-    init(keepGoing: Bool) { self.keepGoing = keepGoing }
+    package init(keepGoing: Bool) { self.keepGoing = keepGoing }
 
-    mutating func handle(_ error: TraceError) throws {
+    package mutating func handle(_ error: TraceError) throws {
         guard keepGoing else { throw error }
         skipped += 1
         if samples.count < Self.maxSamples { samples.append(error) }
@@ -143,7 +143,7 @@ public final class TraceReader {
         }
     }
 
-    static func displayName(_ path: String) -> String { path == "-" ? "<stdin>" : path }
+    package static func displayName(_ path: String) -> String { path == "-" ? "<stdin>" : path }
 
     /// Replaces `events` with the next batch (up to `options.batchSize` events), reusing its
     /// storage. Returns false, with `events` empty, once the trace is exhausted.

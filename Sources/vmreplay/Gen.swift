@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import VMTrace
+import VMWorkloads
 
 struct Gen: ParsableCommand {
     static let configuration = CommandConfiguration(

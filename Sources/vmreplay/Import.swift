@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import VMTrace
+import VMTraceLackey
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(

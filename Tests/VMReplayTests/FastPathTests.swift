@@ -7,6 +7,7 @@ import Foundation
 import VMKernel
 @testable import VMReplay
 @testable import VMTrace
+@testable import VMWorkloads
 import XCTest
 
 final class FastPathTests: XCTestCase {

@@ -7,6 +7,7 @@ import FoundationXML
 import VMKernel
 @testable import VMReplay
 import VMTrace
+import VMWorkloads
 import XCTest
 
 final class SweepCheckTests: XCTestCase {

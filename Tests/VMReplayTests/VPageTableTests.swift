@@ -4,6 +4,7 @@
 import VMKernel
 import VMReplay
 import VMTrace
+import VMWorkloads
 import XCTest
 
 final class VPageTableTests: XCTestCase {

@@ -4,6 +4,7 @@
 import Foundation
 import XCTest
 @testable import VMTrace
+@testable import VMWorkloads
 
 final class DamageTests: TraceTestCase {
     private func sampleEvents(_ accesses: Int = 20_000) -> [TraceEvent] {

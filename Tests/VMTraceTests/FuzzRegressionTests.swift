@@ -11,6 +11,7 @@
 import Foundation
 import XCTest
 @testable import VMTrace
+@testable import VMTraceLackey
 
 final class FuzzRegressionTests: TraceTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

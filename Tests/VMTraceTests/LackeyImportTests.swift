@@ -4,6 +4,7 @@
 import Foundation
 import XCTest
 @testable import VMTrace
+@testable import VMTraceLackey
 
 final class LackeyImportTests: TraceTestCase {
     /// The banner Valgrind writes at the top of each process's log.

@@ -3,6 +3,7 @@
 
 import XCTest
 @testable import VMTrace
+@testable import VMTraceLackey
 
 extension LackeyImportTests {
     func testPagesTouchedAfterAForkAreInferredForTheParent() throws {

@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 @testable import VMTrace
+@testable import VMTraceLackey
 
 extension LackeyImportTests {
     /// A startup layout block of `pid` whose one client segment is `program`'s code.

@@ -5,6 +5,7 @@
 import Foundation
 import XCTest
 @testable import VMTrace
+@testable import VMTraceLackey
 
 final class LackeyRecordingTests: TraceTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

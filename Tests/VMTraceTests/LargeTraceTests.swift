@@ -3,6 +3,7 @@
 
 import XCTest
 @testable import VMTrace
+@testable import VMWorkloads
 
 final class LargeTraceTests: TraceTestCase {
     func testFiftyMegabyteGzipRoundTripInBoundedMemory() throws {

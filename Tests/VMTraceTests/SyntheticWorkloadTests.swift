@@ -3,6 +3,7 @@
 
 import XCTest
 @testable import VMTrace
+@testable import VMWorkloads
 
 final class SyntheticWorkloadTests: TraceTestCase {
     func testSameSeedSameTraceOtherSeedOtherTrace() {

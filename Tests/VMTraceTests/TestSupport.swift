@@ -4,6 +4,7 @@
 import Foundation
 import XCTest
 @testable import VMTrace
+@testable import VMWorkloads
 
 /// A fresh directory under the system temp dir, removed by `cleanUp()`.
 final class ScratchDirectory {

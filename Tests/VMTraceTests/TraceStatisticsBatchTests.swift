@@ -2,6 +2,7 @@
 // event by event (issue 17: info no slower than replay).
 import XCTest
 @testable import VMTrace
+@testable import VMTraceLackey
 
 final class TraceStatisticsBatchTests: XCTestCase {
     func testBatchesAndRecentPagesGiveTheSameDistinctPages() {

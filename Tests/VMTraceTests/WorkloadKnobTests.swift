@@ -4,6 +4,7 @@
 
 import XCTest
 @testable import VMTrace
+@testable import VMWorkloads
 
 final class WorkloadKnobTests: XCTestCase {
     /// The mappings (in order) and the accesses falling in [start, end) of `pid`.

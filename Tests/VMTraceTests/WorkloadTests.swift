@@ -5,6 +5,7 @@
 import Foundation
 import XCTest
 @testable import VMTrace
+@testable import VMWorkloads
 
 /// The address spaces of a trace's processes, kept as sorted, disjoint protected ranges:
 /// `mmap` replaces (MAP_FIXED), `munmap` removes, `fork` copies, `exec` empties, `exit` drops,

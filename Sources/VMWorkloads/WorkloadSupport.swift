@@ -2,6 +2,7 @@
 // 100M-access trace needs constant memory), the address-space layout of a small program as
 // exec(2) builds it, realistic access sizes, and probabilities as integer thresholds so the same
 // seed gives the same events on every machine.
+import VMTrace
 
 /// A trace generator: a lazy, deterministic sequence of events.
 public protocol TraceWorkload: Sequence where Element == TraceEvent {}

@@ -8,6 +8,7 @@
 // pass only collects what the second needs before it can write: pages touched outside every
 // mapping (to infer mappings for them) and how far each file is mapped (a size for files that
 // are gone). The second pass writes the events.
+import VMTrace
 
 import Glibc
 

@@ -1,4 +1,5 @@
 // `vmreplay gen random-anon`: random touches over an anonymous working set.
+import VMTrace
 
 /// A process maps an anonymous region of `workingSet` bytes and touches it `touches` times at
 /// uniformly random spots (1 to 8 bytes, aligned), a write with probability `writeFraction`:

@@ -16,6 +16,7 @@
 // Valgrind's own or reservations. The client's stack is the `anon` segment right above an
 // `SmUpper` reservation (it may grow down into it); the brk area is the `anon` page right below
 // an `SmLower` reservation (Valgrind pre-maps one page; the heap grows into the reservation).
+import VMTrace
 
 /// One client segment of a startup layout.
 struct LackeyLayoutSegment: Equatable {

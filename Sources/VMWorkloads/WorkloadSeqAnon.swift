@@ -1,4 +1,5 @@
 // `vmreplay gen seq-anon`: a large calloc()ed block filled front to back.
+import VMTrace
 
 /// A process maps a large anonymous region (as malloc does for a big calloc) and walks it
 /// sequentially, one touch every `stride` bytes, for `passes` passes; the first pass is the

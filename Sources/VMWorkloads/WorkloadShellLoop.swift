@@ -1,4 +1,5 @@
 // `vmreplay gen shell-loop`: `while :; do prog; done` — a shell forking children that exec.
+import VMTrace
 
 /// A dynamically linked shell (pid 1) runs a loop: each iteration it parses a command, forks,
 /// and the child (pid 2, 3, ...) dirties a little of the shell's stack and data (copy-on-write)

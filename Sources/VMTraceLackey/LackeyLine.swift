@@ -19,6 +19,7 @@
 // are printed by coregrind/m_syswrap/syswrap-main.c; the text between them is each wrapper's
 // PRE print. A wrapper that prints a newline (clone and fork name the child, unimplemented
 // syscalls explain themselves) leaves its outcome to a continuation line starting ` --> `.
+import VMTrace
 
 /// Lackey's four access records.
 enum LackeyAccessKind: UInt8 {

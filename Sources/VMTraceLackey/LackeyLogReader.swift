@@ -1,6 +1,7 @@
 // Reading a Valgrind log line by line in constant memory: the file (gzip or not, detected by
 // its magic bytes) is pulled through the same buffers the trace readers use, and each line is
 // handed out as bytes inside the window, valid until the next call.
+import VMTrace
 
 import Glibc
 

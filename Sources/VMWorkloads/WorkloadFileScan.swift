@@ -1,4 +1,5 @@
 // `vmreplay gen file-scan`: a file mapped and read from front to back.
+import VMTrace
 
 /// A process maps a file read-only (private or shared), optionally tells the kernel how it will
 /// read it (madvise MADV_SEQUENTIAL or MADV_RANDOM), and reads it sequentially, 8 bytes every

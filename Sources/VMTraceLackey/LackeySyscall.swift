@@ -2,6 +2,7 @@
 // wrappers print (coregrind/m_syswrap/syswrap-{generic,linux,amd64-linux}.c, Valgrind 3.19).
 // Numbers are printed in the wrappers' own styles: `%#lx` (0x hex), `%lu`/`%ld` (decimal; -1 as
 // 4294967295 for int arguments), and clone's flags as bare `%lx` hex.
+import VMTrace
 
 /// A decoded system call; `.other` for the ones that do not change what a trace records.
 enum LackeyCall: Equatable {

@@ -1,4 +1,5 @@
 // `vmreplay gen heap`: a malloc-like heap that grows by brk-style chunks and gives tails back.
+import VMTrace
 
 /// A process runs a simple allocator over a heap at a fixed base. The heap grows by anonymous
 /// mmaps of `chunk` bytes (more for a large request) at its current end, so each abuts the

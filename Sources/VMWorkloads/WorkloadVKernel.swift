@@ -1,4 +1,5 @@
 // `vmreplay gen vkernel`: a DragonFly vkernel running a guest through a virtual page table.
+import VMTrace
 
 /// One process, the vkernel, maps its guest memory MAP_VPAGETABLE (an anonymous image of
 /// `tablePages + guestPages` pages) and builds a four-level virtual page table in it with

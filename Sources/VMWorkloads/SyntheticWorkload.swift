@@ -2,6 +2,7 @@
 // data, heap, stack, shared-file and library mappings, a fork or two, and accesses that are
 // mostly sequential or strided runs plus a drifting hot working set. The same parameters give
 // the same events on every machine (own PRNG, integer arithmetic only).
+import VMTrace
 
 /// SplitMix64 (Steele, Lea, Flood 2014): seeds other generators.
 public struct SplitMix64: RandomNumberGenerator, Sendable {

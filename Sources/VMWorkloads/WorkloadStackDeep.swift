@@ -1,4 +1,5 @@
 // `vmreplay gen stack-deep`: a deep recursion down a grow-down stack.
+import VMTrace
 
 /// A process's main thread recurses `depth` calls deep, `recursions` times. Each call fetches
 /// the call and the prologue, pushes the return address and frame pointer, reserves a frame of

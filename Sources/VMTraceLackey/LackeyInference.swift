@@ -2,6 +2,7 @@
 // covers (a log without a startup layout, or a segment Valgrind did not report). The first
 // pass over the logs collects such pages per program; at the program's start the second pass
 // maps regions that cover them, before the first access.
+import VMTrace
 
 /// Pages of one program (an instance of a process) that were accessed outside every mapping.
 struct LackeyUnmappedPages {

@@ -1,6 +1,7 @@
 // The engine of the single-region workloads (seq-anon, random-anon, file-scan): one process maps
 // one region, anonymous or from a file, touches it in sequential passes or at random spots from a
 // small loop in its text, then unmaps it and exits.
+import VMTrace
 
 /// One process, one region, one access pattern.
 public struct RegionScript: WorkloadScript {

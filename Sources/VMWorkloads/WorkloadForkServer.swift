@@ -1,4 +1,5 @@
 // `vmreplay gen fork-server`: a pre-forking server whose workers write into the inherited heap.
+import VMTrace
 
 /// A server (pid 1) builds a heap of `heapSize` bytes (one anonymous mapping, every page
 /// written), then forks `workers` workers. The workers run interleaved, a request at a time:

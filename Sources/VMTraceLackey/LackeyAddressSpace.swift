@@ -1,6 +1,7 @@
 // The importer's picture of one process's mappings: what its mmap/munmap/mprotect/brk/mremap
 // calls (and the startup layout) have made of the address space. It decides which accesses
 // land outside every mapping, and gives mremap the attributes of the mapping it moves.
+import VMTrace
 
 /// One mapping: page-aligned `[start, end)`.
 struct LackeyRegion: Equatable {

@@ -1,5 +1,6 @@
 // How far an import is: real logs run to gigabytes (1.9 GB for one Python run), and the
 // importer reads them twice (issue 17).
+import VMTrace
 import Glibc
 
 public struct LackeyImportProgress: Sendable {
