@@ -35,8 +35,8 @@ public struct DiffSide: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TraceError(.noInput, file: path, "cannot read the file")
         }
-        let json: DiffJSON
-        do { json = try DiffJSON(parsing: String(decoding: data, as: UTF8.self)) } catch {
+        let json: OrderedJSON
+        do { json = try OrderedJSON(parsing: String(decoding: data, as: UTF8.self)) } catch {
             throw TraceError(.dataError, file: path, "not JSON: \(error.description)")
         }
         func bad(_ why: String) -> TraceError { TraceError(.dataError, file: path, why) }
