@@ -51,20 +51,14 @@ extension Kernel {
         }
     }
 
-    /// Audits every page of [address, address+size) up to and including the page where the
-    /// access stopped: all of them when it completed, none past the page of a SIGSEGV.
-    func auditPages(_ p: Proc, _ address: UInt64, _ size: UInt32, _ type: AccessType, completedThrough lastPage: UInt64) {
+    /// Audits one page of an access that completed there (every caller audits page by page, as
+    /// the access proceeds); the first failure is kept for the replay to report.
+    func auditPage(_ p: Proc, _ va: UInt64, _ type: AccessType) {
         guard auditFailure == nil else { return }
-        var va = truncPage(address)
-        while va <= lastPage {
-            do {
-                try auditCompletedAccess(pid: p.pid, page: va, type: type)
-            } catch {
-                auditFailure = error
-                return
-            }
-            if va >= truncPage(UInt64.max) { break }
-            va += pageSize
+        do {
+            try auditCompletedAccess(pid: p.pid, page: truncPage(va), type: type)
+        } catch {
+            auditFailure = error
         }
     }
 }

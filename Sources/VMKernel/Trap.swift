@@ -43,7 +43,7 @@ extension Kernel {
         {
             counters.accesses &+= 1
             counters.pagesTouched &+= 1
-            if auditAccesses { auditPages(current.unsafelyUnwrapped, address, size, type, completedThrough: truncPage(address)) }
+            if auditAccesses { auditPage(current.unsafelyUnwrapped, address, type) }
             return
         }
         try accessSlowPath(pid: pid, address: address, size: size, type: type)
@@ -98,7 +98,7 @@ extension Kernel {
         if last >= address && truncPage(last) == va {
             // One page: the common case.
             counters.pagesTouched &+= 1
-            if touchPage(p, va, type) && auditAccesses { auditPages(p, address, size, type, completedThrough: va) }
+            if touchPage(p, va, type) && auditAccesses { auditPage(p, va, type) }
             return
         }
         let lastPage = last < address ? truncPage(UInt64.max) : truncPage(last)
@@ -107,7 +107,7 @@ extension Kernel {
             // A fault that ends in a signal (or EFAULT for copyin/copyout) abandons the
             // instruction: the access's later pages are not touched (SPEC §1).
             guard touchPage(p, va, type) else { break }
-            if auditAccesses { auditPages(p, va, 1, type, completedThrough: va) }
+            if auditAccesses { auditPage(p, va, type) }
             if va >= lastPage { break }
             va += pageSize
         }

@@ -143,7 +143,7 @@ extension Kernel {
             pmapRemove(map.pmap, entry.start, entry.end)
         }
         simplifyRange(map, address, address + length)
-        if failed { counters.syscallErrors += 1 }
+        if failed { syscallFailed() }
     }
 
     /// MADV_INVAL (vm_map_madvise): clip, then pmap_remove every entry of the range, so the next
