@@ -53,11 +53,15 @@ echo "scale-test: GNU parallel (4 shards): identical, $(elapsed $t) ms"
 
 # Over "ssh hosts": a stand-in for ssh that runs the command here exercises the remote path
 # (parallel's quoting for the remote shell, --workdir, parts coming back on stdout).
+# Run from a clone under $HOME too, where --workdir . becomes a path relative to the home.
 cat > "$work/fakessh" <<'SSH'
 #!/bin/sh
 while [ $# -gt 0 ]; do case "$1" in -l|-p|-o|-S|-i) shift 2 ;; -*) shift ;; *) break ;; esac; done
 shift
 [ "$1" = "--" ] && shift
+# A real ssh login starts in the home directory, and parallel's --workdir . names the working
+# directory relative to it when it lies below (a CI clone under $HOME does).
+cd "$HOME" || exit 255
 exec sh -c "$*"
 SSH
 chmod +x "$work/fakessh"
