@@ -86,21 +86,21 @@ private extension VMObject {
 private final class InvariantChecker {
     let k: Kernel
     let limit: Int
-    var violations: [InvariantViolation] = []
+    @exclusivity(unchecked) var violations: [InvariantViolation] = []
     var full: Bool { violations.count >= limit }
 
     /// Pmap id → its process.
-    var owners: [UInt32: Proc] = [:]
+    @exclusivity(unchecked) var owners: [UInt32: Proc] = [:]
     /// Every object reachable from the maps, backing chains and files.
-    var objects: [ObjectIdentifier: VMObject] = [:]
+    @exclusivity(unchecked) var objects: [ObjectIdentifier: VMObject] = [:]
     /// Map entries referring to each object (uksmap entries hold no reference).
-    var entryRefs: [ObjectIdentifier: Int] = [:]
+    @exclusivity(unchecked) var entryRefs: [ObjectIdentifier: Int] = [:]
     /// Objects whose backing object each object is.
-    var backedBy: [ObjectIdentifier: [VMObject]] = [:]
+    @exclusivity(unchecked) var backedBy: [ObjectIdentifier: [VMObject]] = [:]
     /// Frames of page-table pages.
-    var tableFrames: Set<UInt64> = []
+    @exclusivity(unchecked) var tableFrames: Set<UInt64> = []
     /// PTEs found per RAM frame, to compare with the pv lists.
-    var ptesPerFrame: [UInt64: Int] = [:]
+    @exclusivity(unchecked) var ptesPerFrame: [UInt64: Int] = [:]
 
     init(_ kernel: Kernel, limit: Int) {
         k = kernel
@@ -234,8 +234,13 @@ private final class InvariantChecker {
                 fail(.shadowLists, "\(o.label): OBJ_ONSHADOW is \(o.flags.contains(.onShadow)) but its backing object is \(o.backingObject?.label ?? "none")")
             }
             // Resident pages.
-            for (pindex, m) in o.pages {
-                if m.object !== o || m.pindex != pindex {
+            let resident = o.memq.allPages
+            if resident.count != o.residentPageCount {
+                fail(.objectPages, "\(o.label) counts \(o.residentPageCount) resident pages but its tree holds \(resident.count)")
+            }
+            for m in resident {
+                let pindex = m.pindex
+                if m.object !== o || o.lookup(pindex) !== m {
                     fail(.objectPages, "\(o.label) holds at pindex \(pindex) a page that says it is at object #\(m.object?.id ?? -1) pindex \(m.pindex)")
                     continue
                 }

@@ -13,15 +13,15 @@ public final class Kernel {
     /// The replay's own measurements (trap.*, prefault.*, ...).
     @exclusivity(unchecked) public internal(set) var counters = ReplayCounters()
     public let physmem: PhysicalMemory
-    var swapSpace: SwapSpace
+    @exclusivity(unchecked) var swapSpace: SwapSpace
     /// The words `store` events wrote (PageContents.swift).
-    var pageContents = PageContents()
+    @exclusivity(unchecked) var pageContents = PageContents()
     /// The CPU's MMU (TLBs, page walker).
     public let mmu: MMU
 
     @exclusivity(unchecked) var procs: [UInt32: Proc] = [:]
-    var files: [UInt32: VNode] = [:]
-    var pmaps: [UInt32: PMap] = [:]
+    @exclusivity(unchecked) var files: [UInt32: VNode] = [:]
+    @exclusivity(unchecked) var pmaps: [UInt32: PMap] = [:]
     /// The process whose address space is loaded on the CPU (curproc).
     @exclusivity(unchecked) var current: Proc? {
         didSet {
@@ -36,46 +36,49 @@ public final class Kernel {
     /// Its pmap, or nil while the kernel acts for someone outside the trace (a debugger).
     @exclusivity(unchecked) var currentPmap: PMap?
 
-    var nextObjectID = 0
-    var nextPmapID: UInt32 = 0
+    @exclusivity(unchecked) var nextObjectID = 0
+    @exclusivity(unchecked) var nextPmapID: UInt32 = 0
     /// Objects allocated and not yet terminated (vnode objects included).
-    public internal(set) var liveObjects = 0
+    @exclusivity(unchecked) public internal(set) var liveObjects = 0
     /// object_collapses / object_bypasses (vm_object.c statistics).
-    public internal(set) var objectCollapses: UInt64 = 0
-    public internal(set) var objectBypasses: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var objectCollapses: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var objectBypasses: UInt64 = 0
     /// Pager read errors (the seed's "vm_fault: pager read error" console lines).
-    public internal(set) var pagerErrors: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var pagerErrors: UInt64 = 0
     /// Fictitious pages get frame numbers far above any RAM frame (device physical memory).
     let deviceFrameBase: UInt64 = 1 << 36
-    var nextDeviceFrame: UInt64 = 0
+    @exclusivity(unchecked) var nextDeviceFrame: UInt64 = 0
+    /// Every fictitious page made so far: kept for the life of the machine like RAM frames, since
+    /// objects index their pages without owning them (ObjectPageTree).
+    @exclusivity(unchecked) var fictitiousPages: [VMPage] = []
     /// Holder of the fictitious pages UKSMAP entries hand out.
     let uksmapObject: VMObject
     /// vm.debug_fault's decrementing count (seed:664).
-    var debugFaultRemaining: Int64
+    @exclusivity(unchecked) var debugFaultRemaining: Int64
     /// Where console output (vm.debug_fault, vm.debug_cluster) goes.
-    public var console: ((String) -> Void)?
+    @exclusivity(unchecked) public var console: ((String) -> Void)?
     /// Told of every SIGSEGV a user fault delivers: pid, faulting address, SEGV_ACCERR (else
     /// SEGV_MAPERR). Off the hot path: only failed faults reach it.
-    public var onSigsegv: ((_ pid: UInt32, _ address: UInt64, _ accerr: Bool) -> Void)?
+    @exclusivity(unchecked) public var onSigsegv: ((_ pid: UInt32, _ address: UInt64, _ accerr: Bool) -> Void)?
     /// Told where the counters change (KernelObserver); nil unless a report attributes them.
-    public var observer: KernelObserver?
+    @exclusivity(unchecked) public var observer: KernelObserver?
 
     /// Pagedaemon state: woken by vm_page_alloc, run at the next safe point.
     @exclusivity(unchecked) var pagedaemonWanted = false
     /// vm_pageout_deficit: allocations that failed since the last run.
-    var pageoutDeficit = 0
-    public internal(set) var pageoutStats = PageoutStats()
+    @exclusivity(unchecked) var pageoutDeficit = 0
+    @exclusivity(unchecked) public internal(set) var pageoutStats = PageoutStats()
     /// The access audit (AccessAudit.swift): every page an access completes is checked against
     /// the page table and the map. Off by default; `--check-invariants` turns it on.
     @exclusivity(unchecked) public var auditAccesses = false
     /// The first access the audit found not allowed (the replay reports it and stops).
-    public internal(set) var auditFailure: InvariantViolation?
+    @exclusivity(unchecked) public internal(set) var auditFailure: InvariantViolation?
     /// Processes the OOM killer ended; the trace's later events for them are ignored.
-    public internal(set) var killedPids: Set<UInt32> = []
+    @exclusivity(unchecked) public internal(set) var killedPids: Set<UInt32> = []
 
     /// rusage of processes that have exited, by pid.
-    var exitedRusage = RUsage()
-    var exitedProcs: [UInt32: RUsage] = [:]
+    @exclusivity(unchecked) var exitedRusage = RUsage()
+    @exclusivity(unchecked) var exitedProcs: [UInt32: RUsage] = [:]
 
     /// - Parameters:
     ///   - physicalMemory: bytes of simulated RAM.
@@ -159,9 +162,8 @@ public final class Kernel {
     /// `drop_caches`: clean, unmapped, unwired pages of files leave the page cache.
     public func dropCaches() {
         for vnode in files.values.sorted(by: { $0.fileID < $1.fileID }) {
-            let victims = vnode.object.pages.values
+            let victims = vnode.object.memq.allPages
                 .filter { !$0.dirty && $0.mappingCount == 0 && $0.wireCount == 0 && $0.holdCount == 0 }
-                .sorted { $0.pindex < $1.pindex }
             for m in victims { vmPageFree(m) }
         }
     }

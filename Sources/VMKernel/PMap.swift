@@ -7,12 +7,12 @@ public final class PMap {
     /// The hardware page tables this pmap manages.
     public let table: PageTable
     /// pm_stats.resident_count: terminal PTEs and page-table pages (research §6.2).
-    public internal(set) var residentCount = 0
+    @exclusivity(unchecked) public internal(set) var residentCount = 0
     /// pm_stats.wired_count
-    public internal(set) var wiredCount = 0
+    @exclusivity(unchecked) public internal(set) var wiredCount = 0
     /// Frames backing the page-table pages (allocated VM_ALLOC_SYSTEM, wired, never freed while
     /// the pmap lives: machdep.pmap_dynamic_delete=0).
-    var tableFrames: [VMPage] = []
+    @exclusivity(unchecked) var tableFrames: [VMPage] = []
 
     init(id: UInt32) {
         self.id = id

@@ -20,8 +20,7 @@ extension Kernel {
         // Scan the object's resident pages in the range, in index order.
         let candidates: [VMPage]
         if Int64(object.residentPageCount) < psize {
-            candidates = object.pages.values.filter { $0.pindex >= pindex && $0.pindex < end }
-                .sorted { $0.pindex < $1.pindex }
+            candidates = object.memq.pages(from: pindex, to: end)
         } else {
             candidates = (pindex..<end).compactMap { object.lookup($0) }
         }

@@ -65,24 +65,24 @@ public struct PageThresholds: Equatable, Sendable {
 /// The machine's page frames (vm_page_array) and queues.
 public final class PhysicalMemory {
     /// Every frame created so far; frame numbers index it.
-    private(set) var pages: ContiguousArray<VMPage> = []
+    @exclusivity(unchecked) private(set) var pages: ContiguousArray<VMPage> = []
     /// Frames never handed out yet (the tail of physical memory).
-    private var untouchedFrames: Int
+    @exclusivity(unchecked) private var untouchedFrames: Int
     public let thresholds: PageThresholds
 
-    private var freeQueue = PageList()
-    private(set) var inactiveQueue = PageList()
-    private(set) var activeQueue = PageList()
-    private(set) var cacheQueue = PageList()
-    private var holdQueue = PageList()
+    @exclusivity(unchecked) private var freeQueue = PageList()
+    @exclusivity(unchecked) private(set) var inactiveQueue = PageList()
+    @exclusivity(unchecked) private(set) var activeQueue = PageList()
+    @exclusivity(unchecked) private(set) var cacheQueue = PageList()
+    @exclusivity(unchecked) private var holdQueue = PageList()
 
     /// Pages wired (page-table pages, mlock'ed pages).
-    public private(set) var wiredCount = 0
+    @exclusivity(unchecked) public private(set) var wiredCount = 0
     /// Highest number of allocated (not free, not cache) frames seen.
-    public private(set) var peakInUse = 0
+    @exclusivity(unchecked) public private(set) var peakInUse = 0
     /// Frames allocated and freed over the replay.
-    public private(set) var allocations: UInt64 = 0
-    public private(set) var frees: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var allocations: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var frees: UInt64 = 0
 
     public init(pages: Int) {
         untouchedFrames = pages

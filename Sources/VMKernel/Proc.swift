@@ -4,16 +4,16 @@
 public final class Proc {
     public let pid: UInt32
     /// p_nthreads: matters for the shared-lock decision at seed:589.
-    public internal(set) var threads: UInt32
-    public internal(set) var map: VMMap
+    @exclusivity(unchecked) public internal(set) var threads: UInt32
+    @exclusivity(unchecked) public internal(set) var map: VMMap
     /// The lwp's rusage (the simulation keeps one lwp's worth per process).
-    public internal(set) var rusage = RUsage()
+    @exclusivity(unchecked) public internal(set) var rusage = RUsage()
     /// vm_ssize: pages of the process stack (for RLIMIT_STACK in vm_map_growstack).
-    var stackPages: Int64 = 0
+    @exclusivity(unchecked) var stackPages: Int64 = 0
     /// map->pgout_offset: where RLIMIT_RSS enforcement resumes its scan.
-    var rssCursor: UInt64 = 0
+    @exclusivity(unchecked) var rssCursor: UInt64 = 0
     /// vm_maxsaddr: the lowest address the process stack may reach.
-    var maxStackAddress: UInt64
+    @exclusivity(unchecked) var maxStackAddress: UInt64
 
     init(pid: UInt32, threads: UInt32, map: VMMap, maxStackAddress: UInt64) {
         self.pid = pid
@@ -187,8 +187,7 @@ extension Kernel {
                 nobject.flags.insert(.onShadow)
             }
         }
-        for m in oobject.pages.values.sorted(by: { $0.pindex < $1.pindex })
-        where m.pindex >= offsetIndex && m.pindex < offsetIndex + size {
+        for m in oobject.memq.pages(from: offsetIndex, to: offsetIndex + size) {
             if m.queue == .cache { physmem.deactivate(m, meter: &meter) }
             vmPageRename(m, nobject, m.pindex - offsetIndex)
         }

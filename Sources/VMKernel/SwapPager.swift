@@ -53,12 +53,19 @@ extension Kernel {
     func devicePagerGetPage(_ object: VMObject, _ m: VMPage) -> PagerResult {
         let pindex = m.pindex
         vmPageFree(m)
+        vmPageInsert(devPagerGetFake(), object, pindex)
+        return .ok
+    }
+
+    /// dev_pager_getfake: a valid fictitious, unmanaged page for device memory, numbered above
+    /// every RAM frame.
+    func devPagerGetFake() -> VMPage {
         nextDeviceFrame += 1
         let fake = VMPage(frame: deviceFrameBase + nextDeviceFrame)
         fake.setFlag([.fictitious, .unmanaged])
         fake.valid = true
-        vmPageInsert(fake, object, pindex)
-        return .ok
+        fictitiousPages.append(fake)
+        return fake
     }
 }
 

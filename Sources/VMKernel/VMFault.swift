@@ -217,10 +217,7 @@ extension Kernel {
     private func uksmapPage(_ entry: VMMapEntry, _ pindex: Int64) -> VMPage {
         let o = uksmapObject
         if let m = o.lookup(pindex) { return m }
-        nextDeviceFrame += 1
-        let m = VMPage(frame: deviceFrameBase + nextDeviceFrame)
-        m.setFlag([.fictitious, .unmanaged])
-        m.valid = true
+        let m = devPagerGetFake()
         vmPageInsert(m, o, pindex)
         return m
     }

@@ -6,12 +6,12 @@
 public final class VMMap {
     /// Entries in address order, non-overlapping (DragonFly keeps an RB tree plus a list; this
     /// is a two-level B+ tree, VMMapEntryList, so inserting anywhere is cheap).
-    public internal(set) var entries = VMMapEntryList()
+    @exclusivity(unchecked) public internal(set) var entries = VMMapEntryList()
     public let pmap: PMap
     /// map->timestamp: bumped by every exclusive lock; vm_fault's virtual-copy test reads it.
-    var timestamp: UInt32 = 0
+    @exclusivity(unchecked) var timestamp: UInt32 = 0
     /// map->size: bytes mapped.
-    public internal(set) var size: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var size: UInt64 = 0
 
     init(pmap: PMap) {
         self.pmap = pmap
@@ -179,8 +179,7 @@ extension Kernel {
 
     /// vm_object_page_remove(object, start, end, clean_only=FALSE)
     func vmObjectPageRemove(_ o: VMObject, _ start: Int64, _ end: Int64) {
-        let victims = o.pages.values.filter { $0.pindex >= start && $0.pindex < end }
-            .sorted { $0.pindex < $1.pindex }
+        let victims = o.memq.pages(from: start, to: end)
         for m in victims where m.wireCount == 0 { vmPageFree(m) }
         for (pindex, block) in o.swapBlocks where pindex >= start && pindex < end {
             swapSpace.free(block)

@@ -35,26 +35,26 @@ public enum MapSubsystem: UInt8, Sendable { case mmap, stack, brk, exec }
 enum MapBehavior { case normal, sequential, random }
 
 public final class VMMapEntry {
-    public internal(set) var start: UInt64
-    public internal(set) var end: UInt64
+    @exclusivity(unchecked) public internal(set) var start: UInt64
+    @exclusivity(unchecked) public internal(set) var end: UInt64
     /// entry->object.vm_object (nil until the first fault or clip for anonymous memory).
-    public internal(set) var object: VMObject?
+    @exclusivity(unchecked) public internal(set) var object: VMObject?
     /// entry->offset: byte offset into the object.
-    public internal(set) var offset: UInt64
-    public internal(set) var eflags: EntryFlags
-    public internal(set) var protection: VMProt
-    public internal(set) var maxProtection: VMProt
-    public internal(set) var inheritance: Inheritance
-    public internal(set) var wiredCount: Int32 = 0
-    public internal(set) var maptype: MapType
+    @exclusivity(unchecked) public internal(set) var offset: UInt64
+    @exclusivity(unchecked) public internal(set) var eflags: EntryFlags
+    @exclusivity(unchecked) public internal(set) var protection: VMProt
+    @exclusivity(unchecked) public internal(set) var maxProtection: VMProt
+    @exclusivity(unchecked) public internal(set) var inheritance: Inheritance
+    @exclusivity(unchecked) public internal(set) var wiredCount: Int32 = 0
+    @exclusivity(unchecked) public internal(set) var maptype: MapType
     let subsystem: MapSubsystem
     /// aux.avail_ssize: how far a stack entry may still grow down.
-    var availSSize: UInt64 = 0
+    @exclusivity(unchecked) var availSSize: UInt64 = 0
     /// The entry's PTEs were entered with max_protection (vm_fault_copy_entry at fork,
     /// seed:2445): the access audit lets them carry those rights. Kept by clipping.
-    var ptesAtMaxProtection = false
+    @exclusivity(unchecked) var ptesAtMaxProtection = false
     /// aux.master_pde: a VPAGETABLE entry's master page-directory entry (MADV_SETMAP).
-    public internal(set) var masterPDE: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var masterPDE: UInt64 = 0
 
     init(start: UInt64, end: UInt64, object: VMObject?, offset: UInt64, eflags: EntryFlags,
          protection: VMProt, maxProtection: VMProt, inheritance: Inheritance = .copy,

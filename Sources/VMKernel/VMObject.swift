@@ -37,24 +37,24 @@ public struct ObjectFlags: OptionSet, Hashable, Sendable {
 public final class VMObject {
     /// A serial number, for debugging output and invariant messages.
     public let id: Int
-    public internal(set) var type: ObjectType
+    @exclusivity(unchecked) public internal(set) var type: ObjectType
     /// Size in pages. vm_fault refuses to allocate at pindex >= size (seed:1731).
-    public internal(set) var size: Int64
-    public internal(set) var refCount: Int32 = 1
-    public internal(set) var flags: ObjectFlags = []
-    public internal(set) var backingObject: VMObject?
+    @exclusivity(unchecked) public internal(set) var size: Int64
+    @exclusivity(unchecked) public internal(set) var refCount: Int32 = 1
+    @exclusivity(unchecked) public internal(set) var flags: ObjectFlags = []
+    @exclusivity(unchecked) public internal(set) var backingObject: VMObject?
     /// Offset in bytes into the backing object.
-    public internal(set) var backingObjectOffset: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var backingObjectOffset: UInt64 = 0
     /// The objects shadowing this one (shadow_head). Kept for DEFAULT/SWAP objects only.
-    var shadows: [VMObject] = []
+    @exclusivity(unchecked) var shadows: [VMObject] = []
     /// The vnode (file) for VNODE objects: the object's handle.
-    public internal(set) weak var vnode: VNode?
+    @exclusivity(unchecked) public internal(set) weak var vnode: VNode?
     /// Device pager state for DEVICE objects.
-    var isDevice = false
-    /// Resident pages by index.
-    var pages: [Int64: VMPage] = [:]
+    @exclusivity(unchecked) var isDevice = false
+    /// Resident pages by index (rb_memq).
+    @exclusivity(unchecked) var memq = ObjectPageTree()
     /// Swap blocks of paged-out pages (swap pager metadata, swblock_root).
-    var swapBlocks: [Int64: Int64] = [:]
+    @exclusivity(unchecked) var swapBlocks: [Int64: Int64] = [:]
 
     init(id: Int, type: ObjectType, size: Int64) {
         self.id = id
@@ -67,12 +67,12 @@ public final class VMObject {
     /// shadow_count
     public var shadowCount: Int { shadows.count }
     /// resident_page_count
-    public var residentPageCount: Int { pages.count }
+    public var residentPageCount: Int { memq.count }
     /// object->handle != NULL (vnode or device objects).
     var hasHandle: Bool { vnode != nil || isDevice }
 
     /// vm_page_lookup
-    @inline(__always) func lookup(_ pindex: Int64) -> VMPage? { pages[pindex] }
+    @inline(__always) func lookup(_ pindex: Int64) -> VMPage? { memq.lookup(pindex) }
 }
 
 extension Kernel {
@@ -100,13 +100,13 @@ extension Kernel {
     func vmPageInsert(_ m: VMPage, _ o: VMObject, _ pindex: Int64) {
         m.object = o
         m.pindex = pindex
-        o.pages[pindex] = m
+        o.memq.insert(m, at: pindex)
     }
 
     /// vm_page_remove: detach a page from its object (its mappings must be gone).
     func vmPageRemove(_ m: VMPage) {
         guard let o = m.object else { return }
-        o.pages[m.pindex] = nil
+        o.memq.remove(at: m.pindex)
         m.object = nil
     }
 
@@ -248,7 +248,7 @@ extension Kernel {
     /// vm_object_terminate: free every page (v_pfree per page), release swap, mark dead.
     func vmObjectTerminate(_ o: VMObject) {
         o.flags.insert(.dead)
-        for m in o.pages.values.sorted(by: { $0.pindex < $1.pindex }) {
+        for m in o.memq.allPages {
             meter.v_pfree += 1
             vmPageFree(m)
         }
@@ -271,7 +271,7 @@ extension Kernel {
             if backing.refCount == 1 {
                 // Full collapse: every backing page is freed if the parent cannot see it or
                 // already has it, otherwise renamed into the parent.
-                for m in backing.pages.values.sorted(by: { $0.pindex < $1.pindex }) {
+                for m in backing.memq.allPages {
                     let newIndex = m.pindex - offsetIndex
                     if newIndex < 0 || newIndex >= object.size || object.lookup(newIndex) != nil
                         || object.swapBlocks[newIndex] != nil
@@ -304,7 +304,7 @@ extension Kernel {
             // Bypass (OBSC_TEST_ALL_SHADOWED): only from a DEFAULT backing object, and only when
             // every backing page the parent could see is shadowed by a parent page or swap.
             guard backing.type == .default else { return }
-            for m in backing.pages.values {
+            for m in backing.memq.allPages {
                 let newIndex = m.pindex - offsetIndex
                 if newIndex < 0 || newIndex >= object.size { continue }
                 if let pp = object.lookup(newIndex), pp.valid { continue }

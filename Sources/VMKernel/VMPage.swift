@@ -44,28 +44,28 @@ public final class VMPage {
     /// Physical frame number (index into PhysicalMemory.pages).
     public let frame: UInt64
     /// The object the page belongs to, nil when free.
-    public internal(set) var object: VMObject?
+    @exclusivity(unchecked) public internal(set) var object: VMObject?
     /// Page index within `object`.
-    public internal(set) var pindex: Int64 = 0
+    @exclusivity(unchecked) public internal(set) var pindex: Int64 = 0
     /// m->valid == VM_PAGE_BITS_ALL (the simulation has no partially valid pages).
-    public internal(set) var valid = false
+    @exclusivity(unchecked) public internal(set) var valid = false
     /// m->dirty != 0
-    public internal(set) var dirty = false
-    public internal(set) var flags: PageFlags = []
-    public internal(set) var queue: PageQueue = .none
-    public internal(set) var actCount: UInt8 = 0
-    public internal(set) var wireCount: Int32 = 0
-    public internal(set) var holdCount: Int32 = 0
+    @exclusivity(unchecked) public internal(set) var dirty = false
+    @exclusivity(unchecked) public internal(set) var flags: PageFlags = []
+    @exclusivity(unchecked) public internal(set) var queue: PageQueue = .none
+    @exclusivity(unchecked) public internal(set) var actCount: UInt8 = 0
+    @exclusivity(unchecked) public internal(set) var wireCount: Int32 = 0
+    @exclusivity(unchecked) public internal(set) var holdCount: Int32 = 0
     /// Swap block of the page's contents, if it was paged out (swap pager metadata, per page).
-    var swapBlock: Int64 = -1
+    @exclusivity(unchecked) var swapBlock: Int64 = -1
 
     // Queue links (intrusive doubly linked list, see VMPageQueues).
-    var queueNext: VMPage?
-    var queuePrev: VMPage?
+    @exclusivity(unchecked) var queueNext: VMPage?
+    @exclusivity(unchecked) var queuePrev: VMPage?
 
     // pv list: the first mapping inline (most pages have at most one), the rest overflow.
-    private var pvFirst: PVEntry?
-    private var pvMore: [PVEntry] = []
+    @exclusivity(unchecked) private var pvFirst: PVEntry?
+    @exclusivity(unchecked) private var pvMore: [PVEntry] = []
 
     init(frame: UInt64) {
         self.frame = frame

@@ -41,7 +41,7 @@ public final class PageTable {
     @exclusivity(unchecked) private var entries: WordBuffer
 
     /// Number of present leaf PTEs, maintained incrementally by every mutator.
-    public private(set) var presentCount = 0
+    @exclusivity(unchecked) public private(set) var presentCount = 0
 
     public init() {
         asid = nextASID.wrappingAdd(1, ordering: .relaxed).oldValue

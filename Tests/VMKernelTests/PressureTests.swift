@@ -147,7 +147,7 @@ final class PressureTests: XCTestCase {
         }
         XCTAssertGreaterThan(k.physmem.cacheCount, 8, "the daemon cached no file pages")
         let object = try XCTUnwrap(k.file(1)?.object)
-        let cached = object.pages.values.filter { $0.queue == .cache }.map(\.pindex).sorted()
+        let cached = object.memq.allPages.filter { $0.queue == .cache }.map(\.pindex).sorted()
         // Fault on a cached page in the middle of the cached run.
         let target = cached[cached.count / 2]
         XCTAssertNotEqual(k.pageoutStats.runs, 0)
@@ -192,11 +192,11 @@ final class PressureTests: XCTestCase {
         let entry = try XCTUnwrap(k.map(of: 1)?.entry(containing: 0x1000_0000))
         let object = try XCTUnwrap(entry.object)
         XCTAssertEqual(object.residentPageCount, 100)
-        XCTAssertTrue(object.pages.values.allSatisfy { $0.wireCount == 1 && $0.swapBlock < 0 })
+        XCTAssertTrue(object.memq.allPages.allSatisfy { $0.wireCount == 1 && $0.swapBlock < 0 })
         XCTAssertTrue(object.swapBlocks.isEmpty)
         // munlock makes them pageable again.
         try k.munlock(pid: 1, address: 0x1000_0000, length: 100 * 4096)
-        XCTAssertTrue(object.pages.values.allSatisfy { $0.wireCount == 0 })
+        XCTAssertTrue(object.memq.allPages.allSatisfy { $0.wireCount == 0 })
     }
 
     // MARK: RLIMIT_RSS
