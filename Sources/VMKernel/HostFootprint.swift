@@ -6,7 +6,7 @@ extension Kernel {
     /// Declared files (vnodes with their objects).
     public var fileCount: Int { files.count }
     /// vm_page structures created so far (frames never touched cost nothing).
-    public var pageFramesCreated: Int { physmem.pages.count }
+    public var pageFramesCreated: Int { physmem.frameCount }
     /// Map entries over all live processes.
     public var mapEntryCount: Int { procs.values.reduce(0) { $0 + $1.map.entries.count } }
 }

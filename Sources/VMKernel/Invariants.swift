@@ -240,7 +240,7 @@ private final class InvariantChecker {
             }
             for m in resident {
                 let pindex = m.pindex
-                if m.object !== o || o.lookup(pindex) !== m {
+                if m.object !== o || o.lookup(pindex) != m {
                     fail(.objectPages, "\(o.label) holds at pindex \(pindex) a page that says it is at object #\(m.object?.id ?? -1) pindex \(m.pindex)")
                     continue
                 }
@@ -250,8 +250,7 @@ private final class InvariantChecker {
                     }
                     continue
                 }
-                let pages = k.physmem.pages
-                if m.frame >= UInt64(pages.count) || pages[Int(m.frame)] !== m {
+                if m.frame >= UInt64(k.physmem.frameCount) || k.physmem.page(frame: m.frame) != m {
                     fail(.objectPages, "\(o.label) holds at pindex \(pindex) a page that is not frame \(m.frame) of physical memory")
                 } else if m.queue == .free {
                     fail(.objectPages, "\(o.label) holds at pindex \(pindex) frame \(m.frame), which is on the free queue")
@@ -282,7 +281,7 @@ private final class InvariantChecker {
 
     func checkPhysicalMemory() {
         let pm = k.physmem
-        let pages = pm.pages
+        let pages = pm.allFrames
         var seen: Set<UInt64> = []
         var walked: [PageQueue: Int] = [:]
         for q in [PageQueue.free, .inactive, .active, .cache, .hold] {
@@ -326,7 +325,7 @@ private final class InvariantChecker {
                 fail(.pageOwnership, "frame \(i) is neither free, a page table, nor owned by an object (leaked; queue \(m.queue))")
                 continue
             }
-            if o.lookup(m.pindex) !== m {
+            if o.lookup(m.pindex) != m {
                 fail(.pageOwnership, "frame \(i) says it is \(o.label) pindex \(m.pindex), which holds another page")
             } else if objects[ObjectIdentifier(o)] == nil {
                 fail(.pageOwnership, "frame \(i) belongs to \(o.label) pindex \(m.pindex), which no map entry, backing chain or file reaches (leaked object)")
@@ -349,7 +348,7 @@ private final class InvariantChecker {
     // MARK: 4. page tables
 
     func checkPageTables() {
-        let pageCount = UInt64(k.physmem.pages.count)
+        let pageCount = UInt64(k.physmem.frameCount)
         for id in k.pmaps.keys.sorted() {
             guard !full, let pmap = k.pmaps[id], let p = owners[id] else { continue }
             var ptes: [(UInt64, PTE)] = []
@@ -379,7 +378,7 @@ private final class InvariantChecker {
                     continue
                 }
                 ptesPerFrame[pte.frame, default: 0] += 1
-                let m = k.physmem.pages[Int(pte.frame)]
+                let m = k.physmem.page(frame: pte.frame)
                 if m.queue == .free || tableFrames.contains(pte.frame) {
                     fail(.pteMappings, "\(at): PTE maps frame \(pte.frame), which is \(m.queue == .free ? "free" : "a page-table page")")
                     continue
@@ -394,7 +393,7 @@ private final class InvariantChecker {
                 var index = pindex
                 var found = false
                 while let o = object {
-                    if o.lookup(index) === m {
+                    if o.lookup(index) == m {
                         found = true
                         break
                     }
@@ -447,7 +446,7 @@ private final class InvariantChecker {
     // MARK: 5. pv lists
 
     func checkPVLists() {
-        for m in k.physmem.pages where m.mappingCount > 0 || ptesPerFrame[m.frame] != nil {
+        for m in k.physmem.allFrames where m.mappingCount > 0 || ptesPerFrame[m.frame] != nil {
             guard !full else { return }
             let pvs = m.mappings
             if Set(pvs.map { "\($0.pmapID):\($0.va)" }).count != pvs.count {

@@ -48,9 +48,6 @@ public final class Kernel {
     /// Fictitious pages get frame numbers far above any RAM frame (device physical memory).
     let deviceFrameBase: UInt64 = 1 << 36
     @exclusivity(unchecked) var nextDeviceFrame: UInt64 = 0
-    /// Every fictitious page made so far: kept for the life of the machine like RAM frames, since
-    /// objects index their pages without owning them (ObjectPageTree).
-    @exclusivity(unchecked) var fictitiousPages: [VMPage] = []
     /// Holder of the fictitious pages UKSMAP entries hand out.
     let uksmapObject: VMObject
     /// vm.debug_fault's decrementing count (seed:664).

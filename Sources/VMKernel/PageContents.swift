@@ -100,7 +100,7 @@ extension Kernel {
     public func store(pid: UInt32, address: UInt64, value: UInt64) throws(KernelError) {
         try access(pid: pid, address: address, size: 8, type: .write)
         guard let p = procs[pid], let pte = p.map.pmap.table.pte(at: truncPage(address)),
-              pte.isPresent, pte.isWritable, !pte.isDevice, pte.frame < UInt64(physmem.pages.count)
+              pte.isPresent, pte.isWritable, !pte.isDevice, pte.frame < UInt64(physmem.frameCount)
         else { return }
         setPageWord(physmem.page(frame: pte.frame), Int((address & pageMask) >> 3), value)
     }
@@ -134,7 +134,7 @@ extension Kernel {
     /// (nil when the page is not mapped). Tests read a guest's data back with it.
     public func mappedWord(pid: UInt32, address: UInt64) -> UInt64? {
         guard let pte = procs[pid]?.map.pmap.table.pte(at: truncPage(address)), pte.isPresent,
-              !pte.isDevice, pte.frame < UInt64(physmem.pages.count)
+              !pte.isDevice, pte.frame < UInt64(physmem.frameCount)
         else { return nil }
         return pageWord(physmem.page(frame: pte.frame), Int((address & pageMask) >> 3))
     }

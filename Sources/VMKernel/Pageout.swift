@@ -99,7 +99,7 @@ extension Kernel {
             var m = physmem.inactiveHead
             var budget = physmem.inactiveCount
             while let page = m, budget > 0, availShortage > 0 {
-                m = page.queueNext
+                m = physmem.next(after: page)
                 budget -= 1
                 meter.v_pdpages += 1
                 availShortage -= vmPageoutPage(page, pass: pass, maxLaunder: &maxLaunder)
@@ -115,7 +115,7 @@ extension Kernel {
             var m = physmem.activeHead
             var budget = physmem.activeCount
             while let page = m, budget > 0, inactiveShortage > 0 {
-                m = page.queueNext
+                m = physmem.next(after: page)
                 budget -= 1
                 meter.v_pdpages += 1
                 if page.wireCount > 0 {

@@ -1,31 +1,88 @@
 // Physical page frames, the page queues and the free-page thresholds
 // (sys/vm/vm_page.c, vm_page2.h, vm_pageout.c vm_pageout_free_page_calc; research §7).
 
-/// An intrusive list of pages (one page queue).
+/// vm_page_array: every frame's record, in chunks of 4,096 that never move (a VMPage points
+/// into one), reached through a table of chunk pointers sized once for the machine.
+struct VMPageArray {
+    static let chunkShift = 12
+    static let chunkSize = 1 << chunkShift
+    /// The most frames a machine hands out: queue links hold a frame number plus one in 32 bits.
+    static let frameLimit = Int(UInt32.max) - 1
+
+    let chunks: UnsafeMutablePointer<UnsafeMutablePointer<PageRecord>?>
+    let chunkCount: Int
+
+    init(frames: Int) {
+        chunkCount = (min(max(frames, 0), VMPageArray.frameLimit) + VMPageArray.chunkSize - 1) >> VMPageArray.chunkShift
+        chunks = .allocate(capacity: max(chunkCount, 1))
+        chunks.initialize(repeating: nil, count: max(chunkCount, 1))
+    }
+
+    @inline(__always)
+    subscript(frame: Int) -> VMPage {
+        VMPage(record: chunks[frame >> VMPageArray.chunkShift].unsafelyUnwrapped + (frame & (VMPageArray.chunkSize - 1)))
+    }
+
+    /// The page a queue link (frame + 1, 0 for none) names.
+    @inline(__always)
+    func linked(_ link: UInt32) -> VMPage? {
+        link == 0 ? nil : self[Int(link) &- 1]
+    }
+
+    /// Creates the record of frame `frame`, the next never-used one.
+    func append(frame: Int) -> VMPage {
+        let chunk = frame >> VMPageArray.chunkShift
+        if chunks[chunk] == nil { chunks[chunk] = .allocate(capacity: VMPageArray.chunkSize) }
+        let record = chunks[chunk].unsafelyUnwrapped + (frame & (VMPageArray.chunkSize - 1))
+        record.initialize(to: PageRecord(frame: UInt64(frame)))
+        return VMPage(record: record)
+    }
+
+    /// Frees the first `count` records and the chunks (the machine's end).
+    func deallocate(count: Int) {
+        var left = count
+        for chunk in 0 ..< chunkCount {
+            guard let records = chunks[chunk] else { break }
+            records.deinitialize(count: min(left, VMPageArray.chunkSize))
+            records.deallocate()
+            left -= VMPageArray.chunkSize
+        }
+        chunks.deallocate()
+    }
+}
+
+/// An intrusive list of pages (one page queue), linked through the records.
 struct PageList {
     private(set) var head: VMPage?
     private(set) var tail: VMPage?
     private(set) var count = 0
 
-    mutating func append(_ m: VMPage) {
-        m.queueNext = nil
-        m.queuePrev = tail
-        if let t = tail { t.queueNext = m } else { head = m }
+    @inline(__always)
+    private static func link(_ m: VMPage?) -> UInt32 {
+        m.map { UInt32(truncatingIfNeeded: $0.frame &+ 1) } ?? 0
+    }
+
+    mutating func append(_ m: VMPage, _ frames: VMPageArray) {
+        m.record.pointee.queueNext = 0
+        m.record.pointee.queuePrev = PageList.link(tail)
+        if let t = tail { t.record.pointee.queueNext = PageList.link(m) } else { head = m }
         tail = m
         count += 1
     }
 
-    mutating func remove(_ m: VMPage) {
-        if let p = m.queuePrev { p.queueNext = m.queueNext } else { head = m.queueNext }
-        if let n = m.queueNext { n.queuePrev = m.queuePrev } else { tail = m.queuePrev }
-        m.queueNext = nil
-        m.queuePrev = nil
+    mutating func remove(_ m: VMPage, _ frames: VMPageArray) {
+        let prev = frames.linked(m.record.pointee.queuePrev)
+        let next = frames.linked(m.record.pointee.queueNext)
+        if let p = prev { p.record.pointee.queueNext = m.record.pointee.queueNext } else { head = next }
+        if let n = next { n.record.pointee.queuePrev = m.record.pointee.queuePrev } else { tail = prev }
+        m.record.pointee.queueNext = 0
+        m.record.pointee.queuePrev = 0
         count -= 1
     }
 
-    mutating func removeFirst() -> VMPage? {
+    mutating func removeFirst(_ frames: VMPageArray) -> VMPage? {
         guard let m = head else { return nil }
-        remove(m)
+        remove(m, frames)
         return m
     }
 }
@@ -64,8 +121,11 @@ public struct PageThresholds: Equatable, Sendable {
 
 /// The machine's page frames (vm_page_array) and queues.
 public final class PhysicalMemory {
-    /// Every frame created so far; frame numbers index it.
-    @exclusivity(unchecked) private(set) var pages: ContiguousArray<VMPage> = []
+    /// Every frame created so far (vm_page_array); frame numbers below `frameCount` index it.
+    let frames: VMPageArray
+    @exclusivity(unchecked) public private(set) var frameCount = 0
+    /// Records of fictitious (device) pages, which are not RAM frames, kept for the machine's life.
+    @exclusivity(unchecked) private var fictitious: [UnsafeMutablePointer<PageRecord>] = []
     /// Frames never handed out yet (the tail of physical memory).
     @exclusivity(unchecked) private var untouchedFrames: Int
     public let thresholds: PageThresholds
@@ -87,7 +147,23 @@ public final class PhysicalMemory {
     public init(pages: Int) {
         untouchedFrames = pages
         thresholds = PageThresholds(pages: pages)
-        self.pages.reserveCapacity(min(max(pages, 0), 1 << 16))
+        frames = VMPageArray(frames: pages)
+    }
+
+    deinit {
+        frames.deallocate(count: frameCount)
+        for record in fictitious {
+            record.deinitialize(count: 1)
+            record.deallocate()
+        }
+    }
+
+    /// A fictitious page (dev_pager_getfake's frame), numbered `frame`, outside the RAM frames.
+    func makeFictitiousPage(frame: UInt64) -> VMPage {
+        let record = UnsafeMutablePointer<PageRecord>.allocate(capacity: 1)
+        record.initialize(to: PageRecord(frame: frame))
+        fictitious.append(record)
+        return VMPage(record: record)
     }
 
     public var pageCount: Int { thresholds.v_page_count }
@@ -100,7 +176,13 @@ public final class PhysicalMemory {
     public var inUse: Int { pageCount - freeCount }
 
     /// The page for a physical frame number (from a PTE).
-    @inline(__always) public func page(frame: UInt64) -> VMPage { pages[Int(frame)] }
+    @inline(__always) public func page(frame: UInt64) -> VMPage { frames[Int(truncatingIfNeeded: frame)] }
+
+    /// Every RAM frame used so far, by frame number (for the invariant checker and reports).
+    var allFrames: [VMPage] { (0 ..< frameCount).map { frames[$0] } }
+
+    /// The page after `m` on its queue.
+    @inline(__always) func next(after m: VMPage) -> VMPage? { frames.linked(m.record.pointee.queueNext) }
 
     // MARK: predicates (vm_page2.h)
 
@@ -135,12 +217,12 @@ public final class PhysicalMemory {
     func allocateFrame(system: Bool) -> VMPage? {
         if !system && freeCount < thresholds.v_free_reserved { return nil }
         let m: VMPage
-        if let f = freeQueue.removeFirst() {
+        if let f = freeQueue.removeFirst(frames) {
             m = f
-        } else if untouchedFrames > 0 {
+        } else if untouchedFrames > 0 && frameCount < VMPageArray.frameLimit {
             untouchedFrames -= 1
-            m = VMPage(frame: UInt64(pages.count))
-            pages.append(m)
+            m = frames.append(frame: frameCount)
+            frameCount += 1
         } else {
             return nil
         }
@@ -156,7 +238,7 @@ public final class PhysicalMemory {
         if m.wireCount > 0 { wiredCount -= 1 }
         m.resetForFree()
         m.queue = .free
-        freeQueue.append(m)
+        freeQueue.append(m, frames)
         frees += 1
     }
 
@@ -176,14 +258,14 @@ public final class PhysicalMemory {
     /// vm_page_unqueue_nowakeup
     func unqueue(_ m: VMPage) {
         if m.queue == .none { return }
-        _ = withQueue(m.queue) { $0.remove(m) }
+        _ = withQueue(m.queue) { $0.remove(m, frames) }
         m.queue = .none
     }
 
     func enqueue(_ m: VMPage, _ q: PageQueue) {
         unqueue(m)
         m.queue = q
-        _ = withQueue(q) { $0.append(m) }
+        _ = withQueue(q) { $0.append(m, frames) }
     }
 
     /// vm_page_activate: to PQ_ACTIVE with act_count at least ACT_INIT; a PQ_CACHE page counts as
@@ -254,7 +336,7 @@ public final class PhysicalMemory {
         }
         var m = list.head
         while let p = m {
-            m = p.queueNext
+            m = next(after: p)
             body(p)
         }
     }

@@ -61,10 +61,9 @@ extension Kernel {
     /// every RAM frame.
     func devPagerGetFake() -> VMPage {
         nextDeviceFrame += 1
-        let fake = VMPage(frame: deviceFrameBase + nextDeviceFrame)
+        let fake = physmem.makeFictitiousPage(frame: deviceFrameBase + nextDeviceFrame)
         fake.setFlag([.fictitious, .unmanaged])
         fake.valid = true
-        fictitiousPages.append(fake)
         return fake
     }
 }

@@ -166,7 +166,7 @@ extension Kernel {
     /// For the invariant checker: the index, in `entry`'s object, under which its shadow chain
     /// holds the RAM page of `frame` (nil if the chain does not hold it).
     func vpagetableChainIndex(_ entry: VMMapEntry, _ frame: UInt64) -> Int64? {
-        guard frame < UInt64(physmem.pages.count) else { return nil }
+        guard frame < UInt64(physmem.frameCount) else { return nil }
         let m = physmem.page(frame: frame)
         var object = entry.object
         var offset: Int64 = 0

@@ -5,9 +5,8 @@
 // DragonFly keeps a red-black tree; here it is a radix tree of 64-way nodes in one flat buffer
 // of words, addressed by node index (`height` levels cover indexes below 64^height). A lookup
 // is `height` array reads with no hashing, an in-order scan is a walk of the nodes, and a dense
-// object costs about 8 bytes per resident page. Leaf slots hold the page's unretained object
-// pointer: every VMPage lives as long as the machine (PhysicalMemory keeps it, see VMPage.swift),
-// so the tree need not own it.
+// object costs about 8 bytes per resident page. Leaf slots hold the page's record pointer (a
+// VMPage): every record lives as long as the machine (PhysicalMemory keeps it, see VMPage.swift).
 
 /// The resident pages of one object, keyed by pindex (an rb_memq).
 struct ObjectPageTree: ~Copyable {
@@ -16,7 +15,7 @@ struct ObjectPageTree: ~Copyable {
     private static let bitsPerLevel: UInt64 = 6
 
     /// Node `i` is words `i*64 ..< i*64+64`; a slot is 0 when empty, else a child's node index
-    /// plus one (interior levels: the root may be node 0) or a page's object pointer bits (the
+    /// plus one (interior levels: the root may be node 0) or a page's record pointer bits (the
     /// leaf level).
     private var words: UnsafeMutablePointer<UInt>?
     private var capacityNodes = 0
@@ -59,8 +58,8 @@ struct ObjectPageTree: ~Copyable {
             level &-= 1
         }
         let bits = words[node &* ObjectPageTree.fanout &+ ObjectPageTree.slotIndex(key, level: 0)]
-        guard let pointer = UnsafeRawPointer(bitPattern: bits) else { return nil }
-        return Unmanaged<VMPage>.fromOpaque(pointer).takeUnretainedValue()
+        guard let record = UnsafeMutablePointer<PageRecord>(bitPattern: bits) else { return nil }
+        return VMPage(record: record)
     }
 
     /// A zeroed node; its index.
@@ -109,7 +108,7 @@ struct ObjectPageTree: ~Copyable {
         }
         let slot = node * ObjectPageTree.fanout + ObjectPageTree.slotIndex(key, level: 0)
         assert(words.unsafelyUnwrapped[slot] == 0, "vm_page_insert: index already holds a page")
-        words.unsafelyUnwrapped[slot] = UInt(bitPattern: Unmanaged.passUnretained(page).toOpaque())
+        words.unsafelyUnwrapped[slot] = UInt(bitPattern: page.record)
         count += 1
     }
 
@@ -167,8 +166,7 @@ struct ObjectPageTree: ~Copyable {
             if last < low { continue }
             if start >= high { return }
             if level == 0 {
-                result.append(Unmanaged<VMPage>.fromOpaque(UnsafeRawPointer(bitPattern: value).unsafelyUnwrapped)
-                    .takeUnretainedValue())
+                result.append(VMPage(record: UnsafeMutablePointer(bitPattern: value).unsafelyUnwrapped))
             } else {
                 collect(words, node: Int(bitPattern: value) - 1, level: level - 1, base: start, low, high, into: &result)
             }

@@ -192,7 +192,7 @@ final class PressureTests: XCTestCase {
         let entry = try XCTUnwrap(k.map(of: 1)?.entry(containing: 0x1000_0000))
         let object = try XCTUnwrap(entry.object)
         XCTAssertEqual(object.residentPageCount, 100)
-        XCTAssertTrue(object.memq.allPages.allSatisfy { $0.wireCount == 1 && $0.swapBlock < 0 })
+        XCTAssertTrue(object.memq.allPages.allSatisfy { $0.wireCount == 1 && object.swapBlocks[$0.pindex] == nil })
         XCTAssertTrue(object.swapBlocks.isEmpty)
         // munlock makes them pageable again.
         try k.munlock(pid: 1, address: 0x1000_0000, length: 100 * 4096)
