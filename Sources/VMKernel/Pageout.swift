@@ -267,7 +267,7 @@ extension Kernel {
     /// The RSS check after a user-mode fault: above the limit plus 4096 pages of hysteresis, the
     /// map's pages are deactivated (vm_pageout_map_deactivate_pages).
     func rssLimitCheck(_ p: Proc) {
-        guard tunables.pageoutMemuseMode >= 1, procs[p.pid] === p else { return }
+        guard tunables.pageoutMemuseMode >= 1, !p.hasExited else { return }
         let limit = rssLimitPages
         let size = p.map.pmap.residentTLNWCount
         if size > 4096 && size - 4096 >= limit {

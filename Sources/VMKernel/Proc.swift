@@ -14,6 +14,8 @@ public final class Proc {
     @exclusivity(unchecked) var rssCursor: UInt64 = 0
     /// vm_maxsaddr: the lowest address the process stack may reach.
     @exclusivity(unchecked) var maxStackAddress: UInt64
+    /// Set by exit (an OOM kill included): the process is no longer in the process table.
+    @exclusivity(unchecked) var hasExited = false
 
     init(pid: UInt32, threads: UInt32, map: VMMap, maxStackAddress: UInt64) {
         self.pid = pid
@@ -217,6 +219,7 @@ extension Kernel {
         let p = try process(pid)
         vmspaceTerminate(p.map)
         procs[pid] = nil
+        p.hasExited = true
         exitedRusage.ru_minflt += p.rusage.ru_minflt
         exitedRusage.ru_majflt += p.rusage.ru_majflt
         exitedProcs[pid, default: RUsage()].ru_minflt += p.rusage.ru_minflt

@@ -17,10 +17,33 @@ public final class VMMap {
         self.pmap = pmap
     }
 
+    /// map->hint: the entry the last successful lookup found, with its position and the list's
+    /// generation then. vm_map_lookup_entry tries it before searching; faults tend to hit the
+    /// entry the previous fault hit.
+    @exclusivity(unchecked) private var hintEntry: VMMapEntry?
+    @exclusivity(unchecked) private var hintPosition = 0
+    @exclusivity(unchecked) private var hintGeneration: UInt64 = .max
+
+    /// The entry containing `va` and its index (vm_map_lookup_entry returning TRUE). The hint is
+    /// checked against the entry's live bounds (clipping changes them in place), and the
+    /// position stays valid while no entry was inserted or removed.
+    func lookupEntry(containing va: UInt64) -> (index: Int, entry: VMMapEntry)? {
+        if hintGeneration == entries.generation, let hint = hintEntry, hint.start <= va, va < hint.end {
+            return (hintPosition, hint)
+        }
+        let i = entries.firstIndex(endingAbove: va)
+        guard i < entries.count else { return nil }
+        let entry = entries[i]
+        guard entry.start <= va else { return nil }
+        hintEntry = entry
+        hintPosition = i
+        hintGeneration = entries.generation
+        return (i, entry)
+    }
+
     /// Index of the entry containing `va` (vm_map_lookup_entry returning TRUE).
     func entryIndex(containing va: UInt64) -> Int? {
-        let i = entries.firstIndex(endingAbove: va)
-        return i < entries.count && entries[i].start <= va ? i : nil
+        lookupEntry(containing: va)?.index
     }
 
     /// Index of the first entry whose end is above `va` (the entry containing it, or the next).
@@ -29,7 +52,7 @@ public final class VMMap {
     }
 
     public func entry(containing va: UInt64) -> VMMapEntry? {
-        entryIndex(containing: va).map { entries[$0] }
+        lookupEntry(containing: va)?.entry
     }
 }
 
@@ -387,8 +410,9 @@ extension Kernel {
                      wflags: inout WireFlags) -> (KernReturn, LookupResult?)
     {
         wflags = []
-        guard var index = map.entryIndex(containing: vaddr) else { return (.invalidAddress, nil) }
-        var entry = map.entries[index]
+        guard let found = map.lookupEntry(containing: vaddr) else { return (.invalidAddress, nil) }
+        var index = found.index
+        var entry = found.entry
         var prot = faultTypeIn.contains(.overrideWrite) ? entry.maxProtection : entry.protection
         var faultType = faultTypeIn.intersection(.all)
         if faultType.intersection(prot) != faultType { return (.protectionFailure, nil) }

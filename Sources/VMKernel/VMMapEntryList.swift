@@ -18,6 +18,9 @@ public struct VMMapEntryList: RandomAccessCollection {
     /// Fenwick (binary indexed) tree over `leaves[i].count`, 1-based.
     private var tree: [Int] = [0]
     public private(set) var count = 0
+    /// Bumped by every insertion and removal: a position remembered under one generation still
+    /// names the same entry while the generation is unchanged (VMMap's lookup hint).
+    public private(set) var generation: UInt64 = 0
 
     public init() {}
 
@@ -33,6 +36,7 @@ public struct VMMapEntryList: RandomAccessCollection {
 
     public mutating func insert(_ entry: VMMapEntry, at position: Int) {
         precondition(position >= 0 && position <= count, "VMMapEntryList: insert position out of range")
+        generation &+= 1
         if leaves.isEmpty {
             leaves = [[entry]]
             rebuildIndex()
@@ -56,6 +60,7 @@ public struct VMMapEntryList: RandomAccessCollection {
     @discardableResult
     public mutating func remove(at position: Int) -> VMMapEntry {
         precondition(position >= 0 && position < count, "VMMapEntryList: remove position out of range")
+        generation &+= 1
         let (leaf, offset) = locate(position)
         let entry = leaves[leaf].remove(at: offset)
         count -= 1
@@ -74,6 +79,7 @@ public struct VMMapEntryList: RandomAccessCollection {
     }
 
     public mutating func removeAll() {
+        generation &+= 1
         leaves = []
         tree = [0]
         count = 0
