@@ -55,7 +55,10 @@ extension Kernel {
     /// the access proceeds); the first failure is kept for the replay to report.
     func auditPage(_ p: Proc, _ va: UInt64, _ type: AccessType) {
         guard auditFailure == nil else { return }
-        do {
+        do throws(InvariantViolation) {
+            if mmu.elidedInvalidationHits > 0 {
+                throw InvariantViolation(.accessRights, "a TLB held a translation that pmap_enter's invalidation was sure was absent (\(mmu.elidedInvalidationHits) so far)")
+            }
             try auditCompletedAccess(pid: p.pid, page: truncPage(va), type: type)
         } catch {
             auditFailure = error

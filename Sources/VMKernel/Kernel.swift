@@ -67,7 +67,9 @@ public final class Kernel {
     @exclusivity(unchecked) public internal(set) var pageoutStats = PageoutStats()
     /// The access audit (AccessAudit.swift): every page an access completes is checked against
     /// the page table and the map. Off by default; `--check-invariants` turns it on.
-    @exclusivity(unchecked) public var auditAccesses = false
+    @exclusivity(unchecked) public var auditAccesses = false {
+        didSet { mmu.verifyElidedInvalidations = auditAccesses }
+    }
     /// The first access the audit found not allowed (the replay reports it and stops).
     @exclusivity(unchecked) public internal(set) var auditFailure: InvariantViolation?
     /// Processes the OOM killer ended; the trace's later events for them are ignored.

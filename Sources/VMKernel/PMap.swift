@@ -97,7 +97,9 @@ extension Kernel {
             m.setFlag(.mapped)
             if prot.contains(.write) { m.setFlag(.writeable) }
         }
-        mmu.invalidate(pmap.table, va: va)
+        // pmap_enter's invlpg: counted, but there is nothing to drop. Either the old PTE was not
+        // present (no TLB caches that) or pmapRemovePTE just invalidated the page.
+        mmu.invalidateKnownAbsent(pmap.table, va: va)
     }
 
     /// pmap_enter_quick: a read-only, unwired mapping (pmap_object_init_pt).

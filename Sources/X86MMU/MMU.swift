@@ -81,6 +81,29 @@ public final class MMU {
         _counters.invalidations &+= 1
     }
 
+    /// Counts an invalidation of `va` that the caller knows has nothing to drop, without
+    /// searching the TLBs: the PTE was not present a moment ago (x86 TLBs never cache a
+    /// not-present translation, SDM §4.10.2.3, and every PTE that stopped being present was
+    /// invalidated then), or `invalidate` of the same page has just run with no translation in
+    /// between. A pmap_enter's invlpg is of this kind, and searching three full sets for nothing
+    /// was a third of a zero-fill fault's instructions. With `verifyElidedInvalidations` (the
+    /// replay's access audit) the TLBs are searched anyway, and an entry found there is dropped
+    /// and counted in `elidedInvalidationHits`: proof the caller's claim was wrong.
+    public func invalidateKnownAbsent(_ table: PageTable, va: UInt64) {
+        guard table === cr3 else { return }
+        if verifyElidedInvalidations {
+            let vpn = (va >> 12) & MMU.vpnMask
+            let found = [dtlb.invalidate(vpn), itlb.invalidate(vpn), stlb.invalidate(vpn)].contains(true)
+            if found { elidedInvalidationHits += 1 }
+        }
+        _counters.invalidations &+= 1
+    }
+
+    /// Search the TLBs on `invalidateKnownAbsent` too, counting what it should not have found.
+    @exclusivity(unchecked) public var verifyElidedInvalidations = false
+    /// `invalidateKnownAbsent` calls that found a TLB entry (0 unless the claim was wrong).
+    @exclusivity(unchecked) public private(set) var elidedInvalidationHits = 0
+
     /// Full TLB flush when `table` is active (not counted otherwise), global entries included —
     /// modelled as the CR4.PGE toggle, so every cached translation of `table` is forgotten.
     /// Counts one flush.
