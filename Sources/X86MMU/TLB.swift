@@ -48,6 +48,15 @@ struct TLB: ~Copyable {
     /// load's flush has nothing to keep and clears the array in one go (no kernel in this
     /// simulator maps user pages global, so that is every flush).
     let mayHoldGlobal: WordBuffer
+    /// The sets a fill made non-empty since the last flush, so that a flush clears those and not
+    /// the whole array: word 0 is how many, words 1... their indexes (a set emptied by
+    /// invalidations and filled again is listed twice, which is harmless). A count above the
+    /// number of sets means "not tracked": the next flush clears everything. A CR3 load flushes
+    /// every TLB, and between two context switches a process of a fork-heavy trace touches a
+    /// few dozen pages: clearing 24 KiB of STLB for them was a third of such a replay's
+    /// instructions.
+    let occupiedSets: WordBuffer
+    let setCount: Int
 
     init(_ geometry: TLBGeometry) {
         precondition(geometry.isValid, "invalid TLB geometry \(geometry)")
@@ -56,6 +65,19 @@ struct TLB: ~Copyable {
         setStride = 2 * geometry.ways
         slots = WordBuffer(zeros: 2 * geometry.entries)
         mayHoldGlobal = WordBuffer(zeros: 1)
+        setCount = geometry.sets
+        occupiedSets = WordBuffer(zeros: geometry.sets + 1)
+    }
+
+    /// Lists set `set`, which is about to stop being empty.
+    private func noteOccupied(_ set: Int) {
+        let listed = Int(truncatingIfNeeded: occupiedSets[0])
+        if listed < setCount {
+            occupiedSets[1 &+ listed] = UInt64(set)
+            occupiedSets[0] = UInt64(listed &+ 1)
+        } else {
+            occupiedSets[0] = UInt64(setCount &+ 1)
+        }
     }
 
     /// Index of the first word of `vpn`'s set.
@@ -129,6 +151,7 @@ struct TLB: ~Copyable {
         if value & PTE.global != 0 { mayHoldGlobal[0] = 1 }
         let key = vpn | TLB.valid
         let base = setBase(vpn)
+        if slots[base] == 0 { noteOccupied(Int(truncatingIfNeeded: vpn & setMask)) }
         var i = base
         let last = base &+ setStride &- 2
         // Find vpn's own slot, else the first empty one, else the last (LRU) way.
@@ -163,10 +186,20 @@ struct TLB: ~Copyable {
     /// the survivors' recency order.
     func flush(keepGlobal: Bool) {
         if !keepGlobal || mayHoldGlobal[0] == 0 {
-            slots.zeroAll()
+            let listed = Int(truncatingIfNeeded: occupiedSets[0])
+            if listed > setCount {
+                slots.zeroAll()
+            } else {
+                for k in 0 ..< listed {
+                    slots.zero(from: Int(truncatingIfNeeded: occupiedSets[1 &+ k]) &* setStride, count: setStride)
+                }
+            }
+            occupiedSets[0] = 0
             mayHoldGlobal[0] = 0
             return
         }
+        // Global entries survive in sets this pass does not record: clear everything next time.
+        occupiedSets[0] = UInt64(setCount &+ 1)
         var base = 0
         while base < slots.count {
             var kept = base

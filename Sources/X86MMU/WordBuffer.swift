@@ -57,4 +57,10 @@ struct WordBuffer: ~Copyable {
 
     /// Sets every word to 0.
     func zeroAll() { base.update(repeating: 0, count: count) }
+
+    /// Sets words `start ..< start + n` to 0.
+    func zero(from start: Int, count n: Int) {
+        assert(start >= 0 && n >= 0 && start + n <= count, "WordBuffer range out of range")
+        (base + start).update(repeating: 0, count: n)
+    }
 }
