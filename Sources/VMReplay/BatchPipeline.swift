@@ -83,7 +83,9 @@ enum BatchPipeline {
     /// Runs `consume` for every batch, in order, on the calling thread. The reader's errors are
     /// rethrown after the batches read before them were consumed.
     /// `consume` gets each batch with the reader's progress as of the end of that batch (read on
-    /// the reader's thread, so the two threads share nothing but the queue).
+    /// the reader's thread, so the two threads share nothing but the queue). A ReplayError
+    /// `consume` throws comes out as the reader's data error naming the event's line or byte
+    /// offset (`TraceReader.dataError(_:)`).
     static func run(reader: TraceReader, queueDepth: Int = 16,
                     consume: (ReplayBatch, TraceProgress) throws -> Void) throws
     {
@@ -114,6 +116,7 @@ enum BatchPipeline {
         } catch {
             queue.cancel()
             while queue.take() != nil {}
+            if let refusal = error as? ReplayError { throw reader.dataError(refusal) }
             throw error
         }
         if let failure = queue.failure { throw failure }

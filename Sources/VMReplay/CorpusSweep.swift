@@ -128,10 +128,12 @@ public enum CorpusSweep {
         } catch {
             return combinations.map { _ in (nil, "\(error)") }
         }
+        for engine in engines { engine.keepGoing = keepGoing }
         let failures = ResultSlots<String>(count: engines.count)
         var skipped = 0
         do {
             let reader = try TraceReader(path: trace.path, options: .init(keepGoing: keepGoing, batchSize: 16384))
+            let name = reader.displayName, format = reader.format
             try BatchPipeline.run(reader: reader) { batch, _ in
                 let live = engines.indices.filter { failures[$0] == nil }
                 guard !live.isEmpty else { throw AllEnginesStopped() }
@@ -143,7 +145,7 @@ public enum CorpusSweep {
                             failures.set(live[j], "event \(engine.events): \(over)")
                         }
                     } catch {
-                        failures.set(live[j], "\(error)")
+                        failures.set(live[j], located(error, file: name, format: format))
                     }
                 }
             }
@@ -165,13 +167,22 @@ public enum CorpusSweep {
         return engines.enumerated().map { i, engine in
             if let failure = failures[i] { return (nil, failure) }
             var report = engine.finish()
-            report.set("replay.skipped_events", skipped)
+            // Under --keep-going, the events this engine's kernel refused count as skipped too.
+            report.set("replay.skipped_events", skipped + engine.rejected)
             return (report, nil)
         }
     }
 }
 
 private struct AllEnginesStopped: Error {}
+
+/// A failure's text for a row: a kernel refusal named by line or byte offset, like the trace
+/// layer's errors (`TRACE:LINE: message`), anything else as it describes itself.
+private func located(_ error: Error, file: String, format: TraceFormat) -> String {
+    guard let refusal = error as? ReplayError else { return "\(error)" }
+    let description = refusal.dataError(file: file, format: format).description
+    return description.hasPrefix("vmreplay: ") ? String(description.dropFirst("vmreplay: ".count)) : description
+}
 
 /// Values written by worker threads, one slot each, plus a shared counter for handing out work.
 final class ResultSlots<Value>: @unchecked Sendable {

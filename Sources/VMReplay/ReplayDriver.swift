@@ -51,9 +51,7 @@ public enum ReplayDriver {
         report.set("replay.skipped_events", skipped)
         report.set("replay.wall_seconds", .real(elapsed))
         report.set("replay.events_per_second", .real(elapsed > 0 ? Double(replayer.events) / elapsed : 0))
-        let refusals = replayer.rejectedSamples.map {
-            TraceError(.dataError, file: reader.displayName, $0.description)
-        }
+        let refusals = replayer.rejectedSamples.map(reader.dataError)
         return (report, skipped, reader.skippedErrors + refusals)
     }
 

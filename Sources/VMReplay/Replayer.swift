@@ -30,10 +30,14 @@ public struct ReplayConfiguration: Equatable, Sendable {
     }
 }
 
-/// An error the kernel raised while applying an event the trace layer accepted.
+/// An error the kernel raised while applying an event the trace layer accepted, or an
+/// engine bug an audit found.
 public struct ReplayError: Error, CustomStringConvertible {
     public var eventNumber: UInt64
     public var message: String
+    /// Where the event is in its trace, when its batch said (`ReplayBatch.otherLocations`):
+    /// the kernel's refusals of non-access events. `TraceReader.dataError(_:)` names it.
+    public var location: TraceError.Location = .none
     public var description: String { "event \(eventNumber): \(message)" }
 }
 
@@ -92,10 +96,16 @@ public final class Replayer: @unchecked Sendable {
     /// Applies one event.
     @inline(__always)
     public func apply(_ event: TraceEvent) throws(ReplayError) {
+        try apply(event, at: .none)
+    }
+
+    /// Applies one event found at `location` in its trace (named if the kernel refuses it).
+    @inline(__always)
+    public func apply(_ event: TraceEvent, at location: TraceError.Location) throws(ReplayError) {
         if case .access(let a) = event {
             try applyAccess(pid: a.pid, address: a.address, size: a.size, type: a.kind.accessType)
         } else {
-            try applyNonAccess(event)
+            try applyNonAccess(event, at: location)
         }
     }
 
@@ -110,7 +120,7 @@ public final class Replayer: @unchecked Sendable {
             // The OOM killer ended this process; the rest of its trace cannot happen.
             eventsAfterKill &+= 1
         } catch {
-            try refuse(error)
+            try refuse(error, at: .none)
         }
         if configuration.checkInvariants, let failure = kernel.auditFailure {
             throw ReplayError(eventNumber: events, message: "engine bug: \(failure.description)")
@@ -135,7 +145,7 @@ public final class Replayer: @unchecked Sendable {
 
     /// Any other event.
     @inline(never)
-    private func applyNonAccess(_ event: TraceEvent) throws(ReplayError) {
+    private func applyNonAccess(_ event: TraceEvent, at location: TraceError.Location) throws(ReplayError) {
         if events == nextInvariantCheck { try periodicInvariantCheck() }
         events &+= 1
         processNames.observe(event)
@@ -145,14 +155,14 @@ public final class Replayer: @unchecked Sendable {
         } catch .killed {
             eventsAfterKill &+= 1
         } catch {
-            try refuse(error)
+            try refuse(error, at: location)
         }
     }
 
     /// A kernel error for the current event: the replay's end, or under `keepGoing` a skip.
     @inline(never)
-    private func refuse(_ error: KernelError) throws(ReplayError) {
-        let refusal = ReplayError(eventNumber: events, message: error.description)
+    private func refuse(_ error: KernelError, at location: TraceError.Location) throws(ReplayError) {
+        let refusal = ReplayError(eventNumber: events, message: error.description, location: location)
         guard keepGoing else { throw refusal }
         rejected += 1
         if rejectedSamples.count < 5 { rejectedSamples.append(refusal) }
@@ -174,6 +184,7 @@ public final class Replayer: @unchecked Sendable {
         let useRuns = batch.runs.count == batch.count
         let checking = configuration.checkInvariants
         let others = batch.others
+        let locations = batch.otherLocations
         let records = batch.records
         try withExtendedLifetime(batch) { () throws(ReplayError) in
             try batch.runs.words.withUnsafeBufferPointer { (words: UnsafeBufferPointer<UInt64>) throws(ReplayError) in
@@ -183,7 +194,8 @@ public final class Replayer: @unchecked Sendable {
                     let r = records[i]
                     i &+= 1
                     guard r.isAccess else {
-                        try applyNonAccess(others[Int(truncatingIfNeeded: r.address)])
+                        let k = Int(truncatingIfNeeded: r.address)
+                        try applyNonAccess(others[k], at: locations[k])
                         continue
                     }
                     // AccessKind and AccessType share their raw values.

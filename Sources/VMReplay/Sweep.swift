@@ -39,6 +39,7 @@ public enum SweepDriver {
         var created: [Replayer] = []
         for combo in combinations {
             created.append(try Replayer(try Setting.configuration(combo, base: base)))
+            created[created.count - 1].keepGoing = keepGoing
             prepare?(created.count - 1, created[created.count - 1])
         }
         let engines = created
@@ -65,11 +66,20 @@ public enum SweepDriver {
         if base.checkInvariants { for engine in engines { try engine.checkInvariants() } }
         let rows = zip(combinations, engines).map { combo, engine in
             var report = engine.finish()
-            report.set("replay.skipped_events", reader.skippedEvents)
+            // Under --keep-going, events this engine's kernel refused are skipped events too;
+            // they differ from one setting to the next (a smaller memory refuses more).
+            report.set("replay.skipped_events", reader.skippedEvents + engine.rejected)
             return SweepRow(settings: combo.map { (name: $0.0, value: $0.1) }, report: report)
         }
-        return SweepResult(rows: rows, skippedEvents: reader.skippedEvents,
-                           skippedSamples: reader.skippedErrors,
+        // The warning counts the most any setting skipped and shows each refusal once.
+        var refusals: [TraceError] = []
+        for engine in engines {
+            for sample in engine.rejectedSamples.map(reader.dataError) where !refusals.contains(sample) {
+                refusals.append(sample)
+            }
+        }
+        return SweepResult(rows: rows, skippedEvents: reader.skippedEvents + (engines.map(\.rejected).max() ?? 0),
+                           skippedSamples: reader.skippedErrors + refusals.prefix(ErrorPolicy.maxSamples),
                            wallSeconds: Date().timeIntervalSince(started))
     }
 }

@@ -101,27 +101,32 @@ extension ReplayDriver {
         let started = Date()
         let reader = try TraceReader(path: path, options: .init(keepGoing: keepGoing, batchSize: 16384))
         let replayer = try Replayer(configuration)
+        replayer.keepGoing = keepGoing
         var accesses: UInt64 = 0          // seen, skipped ones included
         let countFrom = windows.skip &+ windows.warmup
         var baseline: Report?
         var lastWindow: Report?
         var lastWindowEnd: UInt64 = 0
         var rows: [WindowRow] = []
-        var batch: [TraceEvent] = []
+        var batch = ReplayBatch()
         func snapshot() -> Report { replayer.snapshot() }
+        func apply(_ event: TraceEvent, _ i: Int) throws {
+            do { try replayer.apply(event, at: batch.location(at: i)) } catch { throw reader.dataError(error) }
+        }
         if countFrom == 0 {
             baseline = snapshot()
             lastWindow = baseline
         }
         while try reader.nextBatch(into: &batch) {
-            for event in batch {
+            for i in 0..<batch.count {
+                let event = batch.event(at: i)
                 guard case .access = event else {
-                    try replayer.apply(event)
+                    try apply(event, i)
                     continue
                 }
                 accesses &+= 1
                 if accesses <= windows.skip { continue }
-                try replayer.apply(event)
+                try apply(event, i)
                 if accesses == countFrom {
                     baseline = snapshot()
                     lastWindow = baseline
@@ -148,10 +153,13 @@ extension ReplayDriver {
         let elapsed = Date().timeIntervalSince(started)
         report.set("replay.skipped_accesses", min(accesses, windows.skip))
         report.set("replay.warmup_accesses", min(accesses &- min(accesses, windows.skip), windows.warmup))
-        report.set("replay.skipped_events", reader.skippedEvents)
+        // Under --keep-going, events the kernel refused are skipped events too (as in `run`).
+        let skipped = reader.skippedEvents + replayer.rejected
+        report.set("replay.skipped_events", skipped)
         report.set("replay.wall_seconds", .real(elapsed))
         report.set("replay.events_per_second", .real(elapsed > 0 ? Double(replayer.events) / elapsed : 0))
-        return WindowedResult(report: report, rows: rows, skipped: reader.skippedEvents, samples: reader.skippedErrors)
+        return WindowedResult(report: report, rows: rows, skipped: skipped,
+                              samples: reader.skippedErrors + replayer.rejectedSamples.map(reader.dataError))
     }
 }
 

@@ -48,15 +48,24 @@ public struct AccessRunMap: Sendable {
 
     /// Marks the runs of `events` (for decoders that do not mark them as they go).
     public mutating func mark(_ events: [TraceEvent]) {
-        count = events.count
+        mark(count: events.count) { i in
+            if case .access(let a) = events[i] { return a }
+            return nil
+        }
+    }
+
+    /// Marks the runs of `count` events, `access(i)` giving event `i` if it is an access.
+    @inline(__always)
+    mutating func mark(count: Int, _ access: (Int) -> Access?) {
+        self.count = count
         words.removeAll(keepingCapacity: true)
         words.append(contentsOf: repeatElement(0, count: (count + 63) / 64))
         var open = false
         var pid: UInt32 = 0
         var page: UInt64 = 0
         var kind = AccessKind.read
-        for (i, event) in events.enumerated() {
-            guard case .access(let a) = event else {
+        for i in 0..<count {
+            guard let a = access(i) else {
                 open = false
                 continue
             }

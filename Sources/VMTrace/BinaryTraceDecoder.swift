@@ -74,7 +74,7 @@ final class BinaryTraceDecoder: EventDecoder {
 
     init(window: InputWindow, compressed: Bool) throws {
         self.window = window
-        offsetNote = compressed ? " (offset in the decompressed data)" : ""
+        offsetNote = compressed ? BinaryTraceDecoder.decompressedNote : ""
         guard try window.ensure(BinaryTrace.headerSize) else {
             throw failure("truncated header", at: window.offset(of: window.end))
         }
@@ -94,6 +94,8 @@ final class BinaryTraceDecoder: EventDecoder {
     }
 
     var recordNumber: UInt64 { records }
+
+    static let decompressedNote = " (offset in the decompressed data)"
 
     /// Where `accessRun` decodes, a chunk at a time, for a sink that does not store packed
     /// records (`[TraceEvent]`): small enough to stay in the L1 cache while it is converted.
@@ -217,7 +219,7 @@ final class BinaryTraceDecoder: EventDecoder {
                                           at: w.offset(of: start)))
                 continue
             }
-            events.append(event)
+            events.append(event, at: .byte(w.offset(of: start)))
         }
         return true
     }

@@ -44,10 +44,10 @@ struct PageRangeSet {
         pending.removeAll(keepingCapacity: true)
     }
 
-    /// How many pages the set holds.
-    var count: UInt64 {
+    /// The set as sorted, disjoint, non-adjacent ranges.
+    func normalized() -> [ClosedRange<UInt64>] {
         var copy = self
         copy.mergePending()
-        return copy.merged.reduce(0) { $0 &+ ($1.upperBound - $1.lowerBound + 1) }
+        return copy.merged
     }
 }

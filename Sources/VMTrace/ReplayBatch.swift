@@ -82,6 +82,10 @@ public struct ReplayBatch: @unchecked Sendable {
     public var records: UnsafeBufferPointer<PackedEvent> { storage.records }
     /// The non-access events (and accesses of 16 MiB or more), referenced from `records`.
     public private(set) var others: [TraceEvent] = []
+    /// Where each of `others` is in the trace (a text line, or the byte offset of a binary
+    /// record in the decoded stream; `.none` for events not read from a file), so an event the
+    /// kernel refuses can be named like the trace layer's own errors. Accesses are not located.
+    public private(set) var otherLocations: [TraceError.Location] = []
     /// Which events continue a run of accesses to one page.
     public internal(set) var runs = AccessRunMap()
 
@@ -96,8 +100,19 @@ public struct ReplayBatch: @unchecked Sendable {
     /// Replaces the batch with `events`, runs marked.
     mutating func load(_ events: [TraceEvent]) {
         removeAll()
-        for event in events { append(event) }
+        for event in events { append(event, at: .none) }
         runs.mark(events)
+    }
+
+    /// Marks the batch's runs from its records (for decoders that do not mark them as they
+    /// go). Accesses kept in `others` never take part in a run, as with `mark(_:)` (their size
+    /// crosses a page).
+    mutating func markRuns() {
+        let records = storage.records
+        runs.mark(count: records.count) { i in
+            let r = records[i]
+            return r.isAccess ? Access(kind: r.kind, pid: r.pid, address: r.address, size: r.size) : nil
+        }
     }
 
     /// Number of events.
@@ -109,6 +124,12 @@ public struct ReplayBatch: @unchecked Sendable {
         let r = records[i]
         if !r.isAccess { return others[Int(r.address)] }
         return .access(Access(kind: r.kind, pid: r.pid, address: r.address, size: r.size))
+    }
+
+    /// Where event `i` is in the trace, if the batch knows (see `otherLocations`).
+    public func location(at i: Int) -> TraceError.Location {
+        let r = records[i]
+        return r.isAccess ? .none : otherLocations[Int(r.address)]
     }
 
     /// Whether event `i` is an access (packed, or one too large to pack, kept in `others`).
@@ -125,6 +146,7 @@ public struct ReplayBatch: @unchecked Sendable {
     mutating func removeAll() {
         storage.count = 0
         others.removeAll(keepingCapacity: true)
+        otherLocations.removeAll(keepingCapacity: true)
     }
 }
 
@@ -132,7 +154,8 @@ public struct ReplayBatch: @unchecked Sendable {
 protocol EventSink {
     var count: Int { get }
     var isEmpty: Bool { get }
-    mutating func append(_ event: TraceEvent)
+    /// `location`: where the event is in the trace (kept for events a batch does not pack).
+    mutating func append(_ event: TraceEvent, at location: TraceError.Location)
     /// Accesses from the binary decoder's fast path (sizes below `PackedEvent.sizeLimit`).
     mutating func append(accesses: UnsafeBufferPointer<PackedEvent>)
     /// Where the next `n` packed accesses can be written in place (then `commitPacked`), or
@@ -142,6 +165,7 @@ protocol EventSink {
 }
 
 extension Array: EventSink where Element == TraceEvent {
+    mutating func append(_ event: TraceEvent, at location: TraceError.Location) { append(event) }
     mutating func packedRoom(_ n: Int) -> UnsafeMutablePointer<PackedEvent>? { nil }
     mutating func commitPacked(_ n: Int) {}
 
@@ -153,12 +177,13 @@ extension Array: EventSink where Element == TraceEvent {
 }
 
 extension ReplayBatch: EventSink {
-    mutating func append(_ event: TraceEvent) {
+    mutating func append(_ event: TraceEvent, at location: TraceError.Location) {
         if case .access(let a) = event, a.size < PackedEvent.sizeLimit {
             storage.append(PackedEvent(address: a.address, pid: a.pid, kind: a.kind, size: a.size))
         } else {
             storage.append(PackedEvent(otherIndex: others.count))
             others.append(event)
+            otherLocations.append(location)
         }
     }
 

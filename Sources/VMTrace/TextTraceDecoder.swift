@@ -222,6 +222,13 @@ final class TextTraceDecoder: EventDecoder {
 
     func decode(into events: inout [TraceEvent], limit: Int, validator: inout TraceValidator,
                 policy: inout ErrorPolicy) throws -> Bool {
+        try decode(into: &events, limit: limit, validator: &validator, policy: &policy, as: [TraceEvent].self)
+    }
+
+    /// `decode` into any sink (a replay's `ReplayBatch` keeps the line of each event it does
+    /// not pack).
+    func decode<Sink: EventSink>(into events: inout Sink, limit: Int, validator: inout TraceValidator,
+                                 policy: inout ErrorPolicy, as: Sink.Type = Sink.self) throws -> Bool {
         let w = window
         while events.count < limit {
             let start = w.pos
@@ -256,7 +263,7 @@ final class TextTraceDecoder: EventDecoder {
                     try policy.handle(lineError(problem, start, lineEnd))
                     continue
                 }
-                events.append(event)
+                events.append(event, at: .line(lineNumber))
             } catch let e as LineError {
                 try policy.handle(lineError(e.message, start, lineEnd))
             }

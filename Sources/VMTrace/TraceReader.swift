@@ -26,6 +26,10 @@ public struct TraceFormat: Equatable, Sendable, CustomStringConvertible {
         encoding = stem.hasSuffix(".vmt") ? .binary : .text
     }
 
+    /// What messages giving a byte offset in the decoded stream add: gzip's offsets are not
+    /// the file's.
+    public var decodedOffsetNote: String { gzip ? BinaryTraceDecoder.decompressedNote : "" }
+
     /// e.g. `binary (.vmt v1), gzip`.
     public var description: String {
         (encoding == .text ? "text (vmtrace 1)" : "binary (.vmt v\(BinaryTrace.version))") + (gzip ? ", gzip" : "")
@@ -118,8 +122,6 @@ public final class TraceReader {
     @exclusivity(unchecked) private var finished = false
     private var failure: Error?
     @exclusivity(unchecked) private var delivered: UInt64 = 0
-    /// The text decoder's batch, before packing (`nextBatch(into: &ReplayBatch)`).
-    private var textScratch: [TraceEvent] = []
 
     /// Opens `path` (`-` = standard input) and detects its format.
     public init(path: String, options: Options = Options()) throws {
@@ -161,8 +163,12 @@ public final class TraceReader {
     public func nextBatch(into batch: inout ReplayBatch) throws -> Bool {
         batch.removeAll()
         guard let binary = decoder as? BinaryTraceDecoder else {
-            guard try nextBatch(into: &textScratch) else { return false }
-            batch.load(textScratch)
+            // Text is the only other decoder.
+            guard let text = decoder as? TextTraceDecoder else { return false }
+            guard try fill(&batch, { sink, limit, validator, policy in
+                try text.decode(into: &sink, limit: limit, validator: &validator, policy: &policy)
+            }) else { return false }
+            batch.markRuns()
             return true
         }
         guard try fill(&batch, { sink, limit, validator, policy in

@@ -39,4 +39,31 @@ final class DistinctPagesTests: XCTestCase {
             XCTAssertEqual(stats.distinctPages, reference.count, "round \(round)")
         }
     }
+
+    /// Small accesses set chunk bits, large ones (over two 64-page chunks) become ranges; the
+    /// count is their union: mixed sizes over a small region overlap both ways.
+    func testChunkBitsAndRangesCountTheirUnion() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<10 {
+            var stats = TraceStatistics()
+            var batchStats = TraceStatistics()
+            var events: [TraceEvent] = []
+            var reference = Set<[UInt64]>()
+            for _ in 0..<5_000 {
+                let pid = UInt32.random(in: 1...2, using: &generator)
+                let address = UInt64.random(in: 0..<(1 << 24), using: &generator)
+                let large = Bool.random(using: &generator) && Int.random(in: 0..<8, using: &generator) == 0
+                let size = large ? UInt32.random(in: 1...(1 << 21), using: &generator)
+                                 : UInt32.random(in: 1...300_000, using: &generator)
+                let event = access(pid, address, size)
+                stats.add(event)
+                events.append(event)
+                for page in address / 4096...(address + UInt64(size) - 1) / 4096 { reference.insert([UInt64(pid), page]) }
+            }
+            batchStats.add(ReplayBatch(events))
+            XCTAssertEqual(stats.distinctPages, reference.count, "round \(round)")
+            XCTAssertEqual(batchStats.distinctPages, reference.count, "round \(round), batched")
+            XCTAssertEqual(batchStats.accesses, 5_000)
+        }
+    }
 }

@@ -1,5 +1,5 @@
-// info's statistics from packed batches with the recent-page memory: the same figures as
-// event by event (issue 17: info no slower than replay).
+// info's statistics from packed batches: the same figures as event by event (issue 17: info
+// no slower than replay).
 import XCTest
 @testable import VMTrace
 @testable import VMTraceLackey
@@ -7,8 +7,8 @@ import XCTest
 final class TraceStatisticsBatchTests: XCTestCase {
     func testBatchesAndRecentPagesGiveTheSameDistinctPages() {
         // Two processes touch 600 pages each (alternating with a code page, as Lackey traces
-        // do), twice over: 2 x (600 + 1) distinct (pid, page) pairs; collisions in the
-        // 256-slot memory must not lose or double any.
+        // do), twice over: 2 x (600 + 1) distinct (pid, page) pairs; switching processes at
+        // every access must not lose or double any.
         var events: [TraceEvent] = [.proc(pid: 1, threads: 1), .proc(pid: 2, threads: 1)]
         for _ in 0..<2 {
             for page in 0..<600 as Range<UInt64> {
