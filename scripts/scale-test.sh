@@ -62,6 +62,11 @@ shift
 # A real ssh login starts in the home directory, and parallel's --workdir . names the working
 # directory relative to it when it lies below (a CI clone under $HOME does).
 cd "$HOME" || exit 255
+# sshd sets SHELL from the password entry, and parallel's remote worker runs each job with
+# $SHELL: unset (CI runs without one) the job never starts and parallel reports success with
+# no output at all (seen in CI, stop 18).
+SHELL=$(getent passwd "$(id -u)" | cut -d: -f7)
+export SHELL="${SHELL:-/bin/sh}"
 exec sh -c "$*"
 SSH
 chmod +x "$work/fakessh"

@@ -32,6 +32,10 @@ shards=${shards:-$((4 * slots))}
 [ $# -gt 0 ] || { echo "sweep-parallel.sh: give the sweep's traces and -s settings (--help)" >&2; exit 64; }
 command -v parallel >/dev/null || { echo "sweep-parallel.sh: GNU parallel is not installed (apt-get install parallel)" >&2; exit 69; }
 bin=${VMREPLAY:-$(command -v vmreplay || echo "$(cd "$(dirname "$0")/.." && pwd)/.build/release/vmreplay")}
+# parallel runs a job with $SHELL where it cannot tell the shell itself (its worker on an ssh
+# host, when the --ssh command passes the environment on): with SHELL unset (cron, CI) such a
+# job never starts and parallel still exits 0 with no output.
+export SHELL="${SHELL:-/bin/sh}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # -q quotes the command for the shell (remote ones too); --halt stops at the first failed shard.
