@@ -21,7 +21,7 @@ targets=(text binary binary-gzip lackey replay check)
 mkdir -p "$B/modules" "$B/obj"
 
 san=(-sanitize=fuzzer,address)
-common=(${FUZZ_OPT:--O} -g -parse-as-library -enable-testing -swift-version 5
+common=(${FUZZ_OPT:--O} -g -parse-as-library -enable-testing -swift-version 5 -package-name vmreplay
         -I "$B/modules" -I Sources/CZlib)
 
 # newer_than OUT SRC...: true when OUT is missing or older than any SRC.

@@ -5,8 +5,8 @@
 //     comparison with the golden must complete, and the golden written back must parse to the
 //     same settings, memory and values.
 //   * Anything else is `-s` arguments, one a line. If Setting(parsing:) accepts one, it has at
-//     most Setting.maximumValues values, and each value either is refused by Setting.tunables
-//     (a combination no machine has) or makes a machine.
+//     most Setting.maximumValues values, and each value either is refused by
+//     Setting.configuration (a combination no machine has) or makes a machine.
 import Glibc
 import VMKernel
 @testable import VMReplay
@@ -36,11 +36,14 @@ public func fuzzCheck(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     if data[0] == UInt8(ascii: "{") {
         guard let golden = try? Golden(json: text, file: "fuzz.json") else { return 0 }
-        let tunables: Tunables
-        do { tunables = try Setting.tunables(golden.settings) } catch {
-            propertyFailed("golden accepted with settings Setting.tunables refuses: \(error)")
+        // As `check` configures from a golden: its settings (tunables and machine settings,
+        // vmreplay.phys_mem / vmreplay.swap), then its phys_mem and swap.
+        var config: ReplayConfiguration
+        do { config = try Setting.configuration(golden.settings, base: ReplayConfiguration()) } catch {
+            propertyFailed("golden accepted with settings Setting.configuration refuses: \(error)")
         }
-        let config = ReplayConfiguration(tunables: tunables, physicalMemory: golden.physicalMemory, swap: golden.swap)
+        config.physicalMemory = golden.physicalMemory
+        config.swap = golden.swap
         if let report = mustMakeAMachine(config, "golden", replay: true) {
             _ = GoldenCheck.compare(golden: golden, report: report, actualChecksum: TraceChecksum(crc32: 0, bytes: 0))
         }
@@ -62,9 +65,10 @@ public func fuzzCheck(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             propertyFailed("\(setting.name) has \(setting.values.count) values")
         }
         for value in setting.values.prefix(64) {
-            guard let tunables = try? Setting.tunables([(setting.name, value)]) else { continue }
-            _ = mustMakeAMachine(ReplayConfiguration(tunables: tunables, physicalMemory: 4 << 20),
-                                 "-s \(setting.name)=\(value)", replay: false)
+            guard let config = try? Setting.configuration([(setting.name, value)],
+                                                          base: ReplayConfiguration(physicalMemory: 4 << 20))
+            else { continue }
+            _ = mustMakeAMachine(config, "-s \(setting.name)=\(value)", replay: false)
         }
     }
     return 0

@@ -37,7 +37,10 @@ extension Setting {
         var c = base
         c.tunables = try tunables(assignments.filter { MachineSetting(rawValue: $0.0) == nil }, base: base.tunables)
         for (name, value) in assignments {
-            if let machine = MachineSetting(rawValue: name) { machine.apply(value, to: &c) }
+            guard let machine = MachineSetting(rawValue: name) else { continue }
+            // Checked here too, not only when -s is parsed: a golden's settings come this way.
+            try machine.check(value, in: "\(name)=\(value)")
+            machine.apply(value, to: &c)
         }
         return c
     }

@@ -29,6 +29,8 @@ extension CLITests {
             ("range", replacing(#""settings": \{\}"#, #""settings": {"vm.shared_fault": 7}"#), "out of range"),
             ("unknown", replacing(#""settings": \{\}"#, #""settings": {"vm.no_such": 1}"#), "unknown sysctl"),
             ("boolean", replacing(#""settings": \{\}"#, #""settings": {"vm.shared_fault": true}"#), "not an integer"),
+            // A machine setting below what -s accepts (the fuzz target `check` found it passing).
+            ("machine", replacing(#""settings": \{\}"#, #""settings": {"vmreplay.phys_mem": 16}"#), "at least 4194304 bytes"),
         ]
         for (name, edit, message) in cases {
             let golden = try editedGolden("\(name).json", edit)
