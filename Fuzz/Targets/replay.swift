@@ -227,10 +227,10 @@ public func fuzzReplay(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-/// The engine's frames, objects and queues hold each other strongly (its pages live as long as
-/// the machine): a dropped Kernel is never freed. Between fuzz inputs the links are cut so the
-/// memory comes back (what cannot be reached, e.g. unmapped device objects, still leaks; the
-/// target runs with -detect_leaks=0).
+/// The engine's objects hold each other strongly (shadow lists and backing objects), and every
+/// page record holds its object: a dropped Kernel is never freed. Between fuzz inputs the links
+/// are cut so the memory comes back (what cannot be reached, e.g. unmapped device objects, still
+/// leaks; the target runs with -detect_leaks=0). Queue links are frame numbers, not references.
 private func breakCycles(_ k: Kernel) {
     var objects: [ObjectIdentifier: VMObject] = [:]
     func collect(_ start: VMObject?) {
@@ -240,25 +240,16 @@ private func breakCycles(_ k: Kernel) {
             o = x.backingObject
         }
     }
+    let frames = k.physmem.allFrames
     for p in k.procs.values { for e in p.map.entries { collect(e.object) } }
     for f in k.files.values { collect(f.object) }
-    for m in k.physmem.pages { collect(m.object) }
+    for m in frames { collect(m.object) }
     collect(k.uksmapObject)
     for o in objects.values {
-        for m in o.pages.values {
-            m.queueNext = nil
-            m.queuePrev = nil
-            m.object = nil
-        }
-        o.pages = [:]
         o.shadows = []
         o.backingObject = nil
     }
-    for m in k.physmem.pages {
-        m.queueNext = nil
-        m.queuePrev = nil
-        m.object = nil
-    }
+    for m in frames { m.object = nil }
 }
 
 /// Writes the events a run applied as a text trace (for Fuzz/regressions/replay/).
