@@ -181,9 +181,12 @@ public func fuzzReplay(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var validator = TraceValidator()
     var applied: [TraceEvent] = []
     var clean = true
+    // FUZZ_ECHO=1 prints each event before it is applied (a crash leaves no FUZZ_DUMP file).
+    let echoEvents = getenv("FUZZ_ECHO") != nil
     for event in input.events {
         if input.validate, validator.check(event) != nil { continue }
         applied.append(event)
+        if echoEvents { fputs("\(event)\n", stderr) }
         do {
             try replayer.apply(event)
         } catch {

@@ -132,9 +132,14 @@ extension Kernel {
         let p = try process(pid)
         try checkRange(address, length)
         switchTo(p)
+        // sys_mcontrol (vm_mmap.c): a range past VM_MAX_USER_ADDRESS is EINVAL, as for madvise.
+        guard inUserSpace(address, length) else { return syscallFailed() }
         let map = p.map
         var failed = false
-        for entry in map.entries[vmMapClipRange(map, address, address + length)] {
+        // The clip first, then the entries: `map.entries[vmMapClipRange(...)]` would read the
+        // list before the clip changes it (a stale copy; a fuzz finding, scenario 77).
+        let range = vmMapClipRange(map, address, address + length)
+        for entry in map.entries[range] {
             guard entry.maptype == .vpagetable else {
                 failed = true
                 continue
@@ -149,7 +154,8 @@ extension Kernel {
     /// MADV_INVAL (vm_map_madvise): clip, then pmap_remove every entry of the range, so the next
     /// access faults and walks the virtual page table again.
     func vmMapMadviseInval(_ map: VMMap, _ start: UInt64, _ end: UInt64) {
-        for entry in map.entries[vmMapClipRange(map, start, end)] {
+        let range = vmMapClipRange(map, start, end)
+        for entry in map.entries[range] {
             pmapRemove(map.pmap, entry.start, entry.end)
         }
         simplifyRange(map, start, end)
