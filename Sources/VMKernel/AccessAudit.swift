@@ -38,8 +38,9 @@ extension Kernel {
         guard let entry = p.map.entry(containing: va) else {
             throw InvariantViolation(.accessRights, "\(what) completed through a PTE \(pte) outside every map entry")
         }
-        // The rights the entry lets a PTE carry: its protection; a wired entry's copy at fork
-        // is entered with max_protection (vm_fault_copy_entry, seed:2445), the one seed quirk.
+        // The rights the entry lets a PTE carry: its protection; the seed enters max_protection
+        // for a wired entry's copy at fork (vm_fault_copy_entry, seed:2445) and when mlock wires
+        // a segment its protection does not let it read (the OVERRIDE_WRITE lookup, seed:462).
         let allowed = entry.ptesAtMaxProtection ? entry.protection.union(entry.maxProtection) : entry.protection
         // x86 cannot express write-only or execute-only: any right makes the page readable
         // (pte_prot maps every non-empty protection to a present PTE, research §6.2).

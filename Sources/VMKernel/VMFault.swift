@@ -69,6 +69,10 @@ extension Kernel {
                     break retryFault
                 }
                 if !l.entry.protection.contains(.write) { l.entry.maxProtection.remove(.write) }
+                // The page goes in with max_protection's rights (lookup's prot): a PROT_NONE or
+                // read-only segment can become readable and executable once mlock'd. Only the
+                // access audit reads this mark.
+                l.entry.ptesAtMaxProtection = true
             }
             guard let l = lookup else {
                 result = .failure

@@ -51,7 +51,8 @@ public final class VMMapEntry {
     /// aux.avail_ssize: how far a stack entry may still grow down.
     @exclusivity(unchecked) var availSSize: UInt64 = 0
     /// The entry's PTEs were entered with max_protection (vm_fault_copy_entry at fork,
-    /// seed:2445): the access audit lets them carry those rights. Kept by clipping.
+    /// seed:2445; a user wiring through the OVERRIDE_WRITE lookup, seed:462): the access audit
+    /// lets them carry those rights. Kept by clipping.
     @exclusivity(unchecked) var ptesAtMaxProtection = false
     /// aux.master_pde: a VPAGETABLE entry's master page-directory entry (MADV_SETMAP).
     @exclusivity(unchecked) public internal(set) var masterPDE: UInt64 = 0

@@ -197,58 +197,139 @@ final class InvariantTests: XCTestCase {
     private func runRandomWorkload(seed: UInt64, physMem: UInt64, swap: UInt64, steps: Int) throws {
         var rng = SplitMix(seed: seed &* 7919 &+ physMem &+ swap)
         var t = Tunables()
-        try t.set("vm.prefault_pages", to: [8, 0, 32][Int(seed % 3)])
+        let prefault: Int64 = [8, 0, 32][Int(seed % 3)]
+        try t.set("vm.prefault_pages", to: prefault)
         try t.set("vm.shared_fault", to: Int64(seed & 1))
         let k = try Kernel(tunables: t, physicalMemory: physMem, swap: swap)
+        // The access audit too: every completed access re-checked against the page table and
+        // the entry's protection, as the CPU would allow it (AccessAudit.swift).
+        k.auditAccesses = true
+        // The steps as a text trace (SPEC §1), so that a failure can be replayed and cut down with
+        // `vmreplay replay --check-invariants` and the options in its first line.
+        var log = ["# vmreplay replay --check-invariants -s vm.prefault_pages=\(prefault) -s vm.shared_fault=\(seed & 1) "
+                   + "--phys-mem \(physMem >> 10)K --swap \(swap >> 10)K", "vmtrace 1"]
+        func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+        func protText(_ p: VMProt) -> String {
+            (p.contains(.read) ? "r" : "-") + (p.contains(.write) ? "w" : "-") + (p.contains(.execute) ? "x" : "-")
+        }
         for id in UInt32(1)...3 {
-            try k.declareFile(id: id, size: UInt64(rng.below(64) + 1) << 14, resident: id == 1, path: "f\(id)")
+            let size = UInt64(rng.below(64) + 1) << 14
+            try k.declareFile(id: id, size: size, resident: id == 1, path: "f\(id)")
+            log.append("file \(id) \(size)" + (id == 1 ? " resident" : "") + " f\(id)")
         }
         let bases: [UInt64] = [0x1000_0000, 0x1001_0000, 0x2000_0000, 0x7fff_fff0_0000]
-        var log: [String] = []
         for step in 0..<steps {
             let pid = UInt32(rng.below(4) + 1)
             let base = bases[Int(rng.below(UInt64(bases.count)))] + rng.below(16) * pageSize
             let length = (rng.below(32) + 1) * pageSize
             let prot = VMProt(rawValue: UInt8(rng.below(8)))
-            let op = rng.below(20)
-            log.append("\(step): op \(op) pid \(pid) base 0x\(String(base, radix: 16)) len \(length) prot \(prot)")
+            let op = rng.below(23)
+            let range = "\(pid) \(hex(base)) \(length)"
             do {
                 switch op {
-                case 0: try k.createProcess(pid: pid)
-                case 1: try k.fork(parent: pid, child: UInt32(rng.below(4) + 1))
-                case 2: try k.exit(pid: pid)
-                case 3: try k.exec(pid: pid)
+                case 0:
+                    log.append("proc \(pid)")
+                    try k.createProcess(pid: pid)
+                case 1:
+                    let child = UInt32(rng.below(4) + 1)
+                    log.append("fork \(pid) \(child)")
+                    try k.fork(parent: pid, child: child)
+                case 2:
+                    log.append("exit \(pid)")
+                    try k.exit(pid: pid)
+                case 3:
+                    log.append("exec \(pid)")
+                    try k.exec(pid: pid)
                 case 4, 5:
                     let file: UInt32? = rng.below(2) == 0 ? nil : UInt32(rng.below(3) + 1)
-                    try k.mmap(pid: pid, MmapRequest(address: base, length: length, protection: prot,
-                                                     shared: rng.below(3) == 0, fileID: file,
-                                                     offset: file == nil ? 0 : rng.below(4) * pageSize,
-                                                     stack: file == nil && rng.below(8) == 0,
-                                                     device: file == nil && rng.below(16) == 0))
-                case 6: try k.munmap(pid: pid, address: base, length: length)
-                case 7: try k.mprotect(pid: pid, address: base, length: length, protection: prot)
+                    let request = MmapRequest(address: base, length: length, protection: prot,
+                                              shared: rng.below(3) == 0, fileID: file,
+                                              offset: file == nil ? 0 : rng.below(4) * pageSize,
+                                              stack: file == nil && rng.below(8) == 0,
+                                              device: file == nil && rng.below(16) == 0,
+                                              vpagetable: file == nil && rng.below(6) == 0)
+                    var line = "mmap \(range) \(protText(prot)) \(request.shared ? "shared" : "private") "
+                    line += file.map { "file=\($0) off=\(request.offset)" } ?? "anon"
+                    if request.stack { line += " stack" }
+                    if request.device { line += " device" }
+                    if request.vpagetable { line += " vpagetable" }
+                    log.append(line)
+                    try k.mmap(pid: pid, request)
+                case 6:
+                    log.append("munmap \(range)")
+                    try k.munmap(pid: pid, address: base, length: length)
+                case 7:
+                    log.append("mprotect \(range) \(protText(prot))")
+                    try k.mprotect(pid: pid, address: base, length: length, protection: prot)
                 case 8:
-                    let advice: [MadviseAdvice] = [.normal, .random, .sequential, .willneed, .dontneed, .free]
-                    try k.madvise(pid: pid, address: base, length: length, advice: advice[Int(rng.below(6))])
-                case 9: try k.mlock(pid: pid, address: base, length: length)
-                case 10: try k.munlock(pid: pid, address: base, length: length)
-                case 11: k.dropCaches()
+                    let advice: [(MadviseAdvice, String)] = [(.normal, "normal"), (.random, "random"),
+                        (.sequential, "sequential"), (.willneed, "willneed"), (.dontneed, "dontneed"), (.free, "free")]
+                    let (kind, name) = advice[Int(rng.below(6))]
+                    log.append("madvise \(range) \(name)")
+                    try k.madvise(pid: pid, address: base, length: length, advice: kind)
+                case 9:
+                    log.append("mlock \(range)")
+                    try k.mlock(pid: pid, address: base, length: length)
+                case 10:
+                    log.append("munlock \(range)")
+                    try k.munlock(pid: pid, address: base, length: length)
+                case 11:
+                    log.append("drop_caches")
+                    k.dropCaches()
+                // The vkernel's calls (vm_fault_vpagetable's inputs): MADV_SETMAP with a master
+                // entry that is linear, a table root, invalid or random; MADV_INVAL; stores of
+                // VPTE-like words. Anywhere, so that they also meet entries that are not
+                // VPAGETABLE and ranges that run past an entry's end.
+                case 12:
+                    let masters: [UInt64] = [0x83, 0x3, 0x7, 0x0, 0x4083, rng.next()]
+                    let value = masters[Int(rng.below(UInt64(masters.count)))]
+                    log.append("madvise \(range) setmap \(hex(value))")
+                    try k.madviseSetmap(pid: pid, address: base, length: length, value: value)
+                case 13:
+                    log.append("madvise \(range) inval")
+                    try k.madvise(pid: pid, address: base, length: length, advice: .inval)
+                case 14:
+                    let words: [UInt64] = [0x1003, 0x2007, 0x8083, 0x9005, 0x8000_0000_0000_8083, 0, rng.next()]
+                    let address = base + rng.below(512) * 8
+                    let value = words[Int(rng.below(UInt64(words.count)))]
+                    log.append("store \(pid) \(hex(address)) \(hex(value))")
+                    try k.store(pid: pid, address: address, value: value)
                 default:
-                    let types: [AccessType] = [.read, .write, .write, .execute, .kernelRead, .kernelWrite, .peek, .poke]
-                    try k.access(pid: pid, address: base + rng.below(4096), size: UInt32(rng.below(3) * 4096 + 1),
-                                 type: types[Int(rng.below(UInt64(types.count)))])
+                    let types: [(AccessType, String)] = [(.read, "r"), (.write, "w"), (.write, "w"), (.execute, "x"),
+                        (.kernelRead, "kr"), (.kernelWrite, "kw"), (.peek, "peek"), (.poke, "poke")]
+                    let address = base + rng.below(4096)
+                    let size = UInt32(rng.below(3) * 4096 + 1)
+                    let (type, name) = types[Int(rng.below(UInt64(types.count)))]
+                    log.append(type == .peek || type == .poke ? "\(name) \(pid) \(hex(address))"
+                                                              : "\(name) \(pid) \(hex(address)) \(size)")
+                    try k.access(pid: pid, address: address, size: size, type: type)
                 }
+            } catch .killed {
+                // The OOM killer ended the process mid-access: an answer, not a failure.
             } catch {
-                // Unknown processes, bad ranges, killed processes: answers, not failures.
+                // Unknown processes, bad ranges: refused before anything changed, and a trace
+                // reader would refuse them too, so they stay out of the log.
+                log.removeLast()
+            }
+            let where_ = "seed \(seed), \(physMem >> 20)M RAM, \(swap >> 20)M swap, after step \(step)"
+            if let failure = k.auditFailure {
+                return failRandomWorkload("\(where_): \(failure)", log)
             }
             let violations = k.invariantViolations(limit: 3)
             if violations.contains(where: \.isKnownSeedQuirk) { return } // testWiredForkQuirk
             if !violations.isEmpty {
-                XCTFail("seed \(seed), \(physMem >> 20)M RAM, \(swap >> 20)M swap, after step \(step): \(violations)\n"
-                        + log.suffix(30).joined(separator: "\n"))
-                return
+                return failRandomWorkload("\(where_): \(violations)", log)
             }
         }
+    }
+
+    /// Reports a random workload's failure with its last steps; VMREPLAY_INVARIANT_DUMP=FILE
+    /// writes the whole workload there as a text trace.
+    private func failRandomWorkload(_ message: String, _ log: [String]) {
+        if let dump = ProcessInfo.processInfo.environment["VMREPLAY_INVARIANT_DUMP"] {
+            try? log.joined(separator: "\n").appending("\n").write(toFile: dump, atomically: true, encoding: .utf8)
+        }
+        XCTFail(message + "\n" + log.suffix(30).joined(separator: "\n"))
     }
 
     // MARK: every sample trace, through the built command
