@@ -263,13 +263,18 @@ final class OutputFile {
         let template = (dir.isEmpty ? "" : dir) + "/." + base + ".tmp-XXXXXX"
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: template.utf8.count + 1)
         template.withCString { buffer.initialize(from: $0, count: template.utf8.count + 1) }
+        // Registered before mkstemp creates the file: a signal right after the file appears
+        // (registered only afterwards, it stayed behind; a loaded CI machine made the window
+        // wide enough) now finds its name. mkstemp writes the name into this buffer before it
+        // creates the file, so earlier the handler's unlink finds nothing, harmlessly.
+        TemporaryFiles.register(buffer)
         let fd = mkstemp(buffer)
         guard fd >= 0 else {
             let message = errnoText()
+            TemporaryFiles.unregister(buffer)
             buffer.deallocate()
             throw TraceError(.cannotCreate, file: path, "cannot create: \(message)")
         }
-        TemporaryFiles.register(buffer)
         tempPath = buffer
         let mask = umask(0)
         umask(mask)
