@@ -69,6 +69,8 @@ extension Kernel {
     /// A new process with an empty address space (`proc PID [threads=N]`).
     public func createProcess(pid: UInt32, threads: UInt32 = 1) throws(KernelError) {
         guard procs[pid] == nil else { throw .duplicateProcess(pid) }
+        // A pid the OOM killer ended is free again (pid reuse): the new process is not killed.
+        killedPids.remove(pid)
         procs[pid] = Proc(pid: pid, threads: max(threads, 1), map: vmspaceAlloc(),
                           maxStackAddress: userStackTop - UInt64(tunables.maxssiz))
     }
@@ -82,11 +84,12 @@ extension Kernel {
     public func fork(parent: UInt32, child: UInt32) throws(KernelError) {
         if killedPids.contains(parent) {
             // The parent died of OOM before it could fork: so does the child, in effect.
-            killedPids.insert(child)
+            if procs[child] == nil { killedPids.insert(child) }
             throw .killed(parent)
         }
         let p1 = try process(parent)
         guard procs[child] == nil else { throw .duplicateProcess(child) }
+        killedPids.remove(child) // pid reuse, as in createProcess
         switchTo(p1)
         meter.v_forks += 1
         let newMap = vmspaceFork(p1.map)
