@@ -209,9 +209,6 @@ final class InvariantTests: XCTestCase {
         var log = ["# vmreplay replay --check-invariants -s vm.prefault_pages=\(prefault) -s vm.shared_fault=\(seed & 1) "
                    + "--phys-mem \(physMem >> 10)K --swap \(swap >> 10)K", "vmtrace 1"]
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
-        func protText(_ p: VMProt) -> String {
-            (p.contains(.read) ? "r" : "-") + (p.contains(.write) ? "w" : "-") + (p.contains(.execute) ? "x" : "-")
-        }
         for id in UInt32(1)...3 {
             let size = UInt64(rng.below(64) + 1) << 14
             try k.declareFile(id: id, size: size, resident: id == 1, path: "f\(id)")
@@ -248,7 +245,7 @@ final class InvariantTests: XCTestCase {
                                               stack: file == nil && rng.below(8) == 0,
                                               device: file == nil && rng.below(16) == 0,
                                               vpagetable: file == nil && rng.below(6) == 0)
-                    var line = "mmap \(range) \(protText(prot)) \(request.shared ? "shared" : "private") "
+                    var line = "mmap \(range) \(prot) \(request.shared ? "shared" : "private") "
                     line += file.map { "file=\($0) off=\(request.offset)" } ?? "anon"
                     if request.stack { line += " stack" }
                     if request.device { line += " device" }
@@ -259,7 +256,7 @@ final class InvariantTests: XCTestCase {
                     log.append("munmap \(range)")
                     try k.munmap(pid: pid, address: base, length: length)
                 case 7:
-                    log.append("mprotect \(range) \(protText(prot))")
+                    log.append("mprotect \(range) \(prot)")
                     try k.mprotect(pid: pid, address: base, length: length, protection: prot)
                 case 8:
                     let advice: [(MadviseAdvice, String)] = [(.normal, "normal"), (.random, "random"),
