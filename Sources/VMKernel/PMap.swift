@@ -112,6 +112,12 @@ extension Kernel {
     /// (PG_REFERENCED, vm_page_dirty), an unused prefault is counted.
     func pmapRemovePTE(_ pmap: PMap, _ va: UInt64, _ pte: PTE) {
         pmap.table.clearPTE(at: va)
+        pmapRemoveCleared(pmap, va, pte)
+    }
+
+    /// pmapRemovePTE's work after the PTE is zeroed: nothing here reads or writes the page
+    /// table, so `pmapRemove` can run it while visiting the table.
+    private func pmapRemoveCleared(_ pmap: PMap, _ va: UInt64, _ pte: PTE) {
         mmu.invalidate(pmap.table, va: va)
         pmap.residentCount -= 1
         if pte.raw & PTE.wired != 0 { pmap.wiredCount -= 1 }
@@ -129,9 +135,14 @@ extension Kernel {
 
     /// pmap_remove(pmap, start, end)
     func pmapRemove(_ pmap: PMap, _ start: UInt64, _ end: UInt64) {
-        var victims: [(UInt64, PTE)] = []
-        pmap.table.forEachPresent(from: start, to: end) { va, pte in victims.append((va, pte)) }
-        for (va, pte) in victims { pmapRemovePTE(pmap, va, pte) }
+        // Each PTE is zeroed where the walk finds it (forEachPresent stores it back) and then
+        // removed, in address order as before; no list of victims (an exit of a large
+        // process would build one entry per resident page).
+        pmap.table.forEachPresent(from: start, to: end) { va, pte in
+            let old = pte
+            pte = PTE(raw: 0)
+            pmapRemoveCleared(pmap, va, old)
+        }
     }
 
     /// pmap_remove_specific(pmap, m): unmap one page from one pmap (a COW copy's source page).

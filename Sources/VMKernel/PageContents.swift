@@ -78,7 +78,8 @@ extension Kernel {
 
     /// vm_page_free: an anonymous frame's words go with it (a file page's stay with the file).
     func releasePageContents(_ m: VMPage) {
-        if fileKey(m) == nil { pageContents.byFrame[m.frame] = nil }
+        // Almost no trace stores words: an empty table saves a hash lookup per freed page.
+        if !pageContents.byFrame.isEmpty, fileKey(m) == nil { pageContents.byFrame[m.frame] = nil }
     }
 
     /// swap_pager_putpages: the block gets the page's words.

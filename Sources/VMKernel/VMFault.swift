@@ -23,6 +23,9 @@ struct FaultState {
     var shared: Bool
     var firstShared: Bool
     var wflags: WireFlags
+    /// Set where vm_fault_object gives up only to take an object lock exclusively
+    /// (seed:1712-1728, seed:1813-1840): the retry's vm_map_lookup would find the same answer.
+    var relockRetry = false
 }
 
 extension Kernel {
@@ -42,7 +45,11 @@ extension Kernel {
         retryFault: while true {
             // seed:418 vm_map_lookup
             var wflags: WireFlags = []
+            let timestampBeforeLookup = map.timestamp
             var (rv, lookup) = vmMapLookup(map, vaddr, faultType, wflags: &wflags)
+            // Whether the lookup left the map as it found it (no shadow, object or partition
+            // made) and was the only one (no OVERRIDE_WRITE second lookup).
+            let lookupWasPure = rv == .success && map.timestamp == timestampBeforeLookup
             if rv != .success {
                 if rv == .failureNoFault {
                     result = .failure
@@ -104,84 +111,108 @@ extension Kernel {
                 break retryFault
             }
 
-            // seed:571 a wired entry cannot change the page protection.
-            if fs.wflags.contains(.wired) { faultType = fs.firstProt }
+            let timestampAfterLookup = map.timestamp
+            // A retry that only upgrades a lock goes round this inner loop (see below).
+            relock: while true {
+                // seed:571 a wired entry cannot change the page protection.
+                if fs.wflags.contains(.wired) { faultType = fs.firstProt }
 
-            // seed:589 a backing object nobody shadows and a single thread: take the exclusive
-            // lock right away instead of paying a retry.
-            if fs.firstShared, fs.firstObject.backingObject != nil, fs.firstObject.shadows.isEmpty,
-               p.threads == 1
-            {
-                fs.firstShared = false
-            }
-            // seed:600
-            if faultFlags.contains(.unswap) { fs.firstShared = false }
-
-            // seed:627 a VPAGETABLE entry: the virtual page table names the page. Its
-            // KERN_TRY_AGAIN and failures are handled as vm_fault_object's below, but without
-            // the debug line, which only vm_fault_object's result gets (seed:663).
-            var walked = KernReturn.success
-            if l.entry.maptype == .vpagetable {
-                walked = vmFaultVPageTable(&fs, &firstPindex, l.entry.masterPDE, faultType, allowNofault: true)
-            }
-            if walked != .success {
-                result = walked
-            } else {
-                // seed:661
-                result = vmFaultObject(&fs, firstPindex, faultType, allowNofault: true)
-                // seed:663 vm.debug_fault
-                if debugFaultRemaining > 0 {
-                    debugFaultRemaining -= 1
-                    debugLog(debugFaultLine(result, vaddr, faultType, faultFlags, fs))
+                // seed:589 a backing object nobody shadows and a single thread: take the exclusive
+                // lock right away instead of paying a retry.
+                if fs.firstShared, fs.firstObject.backingObject != nil, fs.firstObject.shadows.isEmpty,
+                   p.threads == 1
+                {
+                    fs.firstShared = false
                 }
-            }
-            shared = fs.shared
-            firstShared = fs.firstShared
+                // seed:600
+                if faultFlags.contains(.unswap) { fs.firstShared = false }
 
-            if result == .tryAgain {
-                counters.faultRetries += 1
-                retries += 1
-                // A fault that can never make progress (memory that cannot be reclaimed) gives up
-                // instead of spinning; the kernel would sleep here.
-                if retries > 64 {
+                // seed:627 a VPAGETABLE entry: the virtual page table names the page. Its
+                // KERN_TRY_AGAIN and failures are handled as vm_fault_object's below, but without
+                // the debug line, which only vm_fault_object's result gets (seed:663).
+                var walked = KernReturn.success
+                if l.entry.maptype == .vpagetable {
+                    walked = vmFaultVPageTable(&fs, &firstPindex, l.entry.masterPDE, faultType, allowNofault: true)
+                }
+                if walked != .success {
+                    result = walked
+                } else {
+                    // seed:661
+                    result = vmFaultObject(&fs, firstPindex, faultType, allowNofault: true)
+                    // seed:663 vm.debug_fault
+                    if debugFaultRemaining > 0 {
+                        debugFaultRemaining -= 1
+                        debugLog(debugFaultLine(result, vaddr, faultType, faultFlags, fs))
+                    }
+                }
+                shared = fs.shared
+                firstShared = fs.firstShared
+
+                if result == .tryAgain {
+                    counters.faultRetries += 1
+                    retries += 1
+                    // A fault that can never make progress (memory that cannot be reclaimed) gives up
+                    // instead of spinning; the kernel would sleep here.
+                    if retries > 64 {
+                        result = .failure
+                        break retryFault
+                    }
+                    // The round gave up only to take a lock exclusively and nothing has touched
+                    // the map since: RetryFault's vm_map_lookup (seed:418) would return the same
+                    // entry, object, pindex, protection and wflags, so the state is reset as
+                    // seed:493-497 would set it from that answer, without looking again. Wired
+                    // faults (their fault type changed above) and virtual page tables (the walk
+                    // changes first_prot and the pindex) look again.
+                    if fs.relockRetry, lookupWasPure, map.timestamp == timestampAfterLookup,
+                       !fs.wflags.contains(.wired), fs.entry.maptype != .vpagetable
+                    {
+                        fs.m = nil
+                        fs.firstM = nil
+                        fs.object = fs.firstObject
+                        fs.prot = fs.firstProt
+                        fs.hardfault = 0
+                        fs.lookupStillValid = true
+                        fs.mapGeneration = map.timestamp
+                        fs.relockRetry = false
+                        firstPindex = l.pindex
+                        continue relock
+                    }
+                    continue retryFault
+                }
+                if result != .success { break retryFault }
+
+                // seed:690-713 enter the page, then queue it (or wire it).
+                guard let m = fs.m else {
                     result = .failure
                     break retryFault
                 }
-                continue retryFault
-            }
-            if result != .success { break retryFault }
+                m.setFlag(.referenced)
+                pmapEnter(map.pmap, vaddr, m, fs.prot, wired: fs.wflags.contains(.wired))
+                if !fs.faultFlags.intersection(.wireMask).isEmpty {
+                    if fs.wflags.contains(.wired) {
+                        physmem.wire(m)
+                    } else {
+                        physmem.unwire(m, activate: true, meter: &meter)
+                    }
+                } else {
+                    physmem.activate(m, meter: &meter)
+                }
 
-            // seed:690-713 enter the page, then queue it (or wire it).
-            guard let m = fs.m else {
-                result = .failure
+                // seed:728 burst: the full vm_prefault only when both locks ended up exclusive,
+                // vm_prefault_quick whenever a shared lock was kept (seed:731, SPEC §4).
+                if faultFlags.contains(.burst), fs.faultFlags.intersection(.wireMask).isEmpty,
+                   !fs.wflags.contains(.wired)
+                {
+                    if !fs.firstShared && !fs.shared {
+                        vmPrefault(p, map.pmap, vaddr, fs.entry, fs.prot, faultFlags)
+                    } else {
+                        vmPrefaultQuick(p, map.pmap, vaddr, fs.entry, fs.prot, faultFlags)
+                    }
+                }
+                finishSuccessfulFault(p, &fs)
+                result = .success
                 break retryFault
             }
-            m.setFlag(.referenced)
-            pmapEnter(map.pmap, vaddr, m, fs.prot, wired: fs.wflags.contains(.wired))
-            if !fs.faultFlags.intersection(.wireMask).isEmpty {
-                if fs.wflags.contains(.wired) {
-                    physmem.wire(m)
-                } else {
-                    physmem.unwire(m, activate: true, meter: &meter)
-                }
-            } else {
-                physmem.activate(m, meter: &meter)
-            }
-
-            // seed:728 burst: the full vm_prefault only when both locks ended up exclusive,
-            // vm_prefault_quick whenever a shared lock was kept (seed:731, SPEC §4).
-            if faultFlags.contains(.burst), fs.faultFlags.intersection(.wireMask).isEmpty,
-               !fs.wflags.contains(.wired)
-            {
-                if !fs.firstShared && !fs.shared {
-                    vmPrefault(p, map.pmap, vaddr, fs.entry, fs.prot, faultFlags)
-                } else {
-                    vmPrefaultQuick(p, map.pmap, vaddr, fs.entry, fs.prot, faultFlags)
-                }
-            }
-            finishSuccessfulFault(p, &fs)
-            result = .success
-            break retryFault
         }
         // seed:770 the RLIMIT_RSS check runs after done:, whether the fault succeeded or not.
         if faultFlags.contains(.userMode) { rssLimitCheck(p) }
@@ -278,12 +309,14 @@ extension Kernel {
                     if fs.object === fs.firstObject && fs.firstShared {
                         fs.firstShared = false
                         unlockThings(&fs)
+                        fs.relockRetry = true
                         return .tryAgain
                     }
                     if fs.object !== fs.firstObject && fs.shared {
                         fs.firstShared = false
                         fs.shared = false
                         unlockThings(&fs)
+                        fs.relockRetry = true
                         return .tryAgain
                     }
                     // seed:1731 beyond the object: KERN_PROTECTION_FAILURE.
@@ -312,6 +345,7 @@ extension Kernel {
                     fs.m = nil
                     fs.firstShared = false
                     unlockThings(&fs)
+                    fs.relockRetry = true
                     return .tryAgain
                 }
                 if fs.object !== fs.firstObject && fs.shared {
@@ -320,6 +354,7 @@ extension Kernel {
                     fs.firstShared = false
                     fs.shared = false
                     unlockThings(&fs)
+                    fs.relockRetry = true
                     return .tryAgain
                 }
                 // seed:1854 the map is unlocked across the I/O.
@@ -466,13 +501,13 @@ extension Kernel {
     }
 
     /// TRYPAGER (seed:350): a non-DEFAULT object, unless this is a wiring fault on an unwired entry.
-    @inline(__always) func tryPager(_ fs: FaultState) -> Bool {
+    @inline(__always) func tryPager(_ fs: borrowing FaultState) -> Bool {
         fs.object.type != .default
             && (fs.faultFlags.intersection(.wireMask).isEmpty || fs.wflags.contains(.wired))
     }
 
     /// virtual_copy_test (seed:271)
-    func virtualCopyTest(_ fs: FaultState) -> Bool {
+    func virtualCopyTest(_ fs: borrowing FaultState) -> Bool {
         if fs.firstShared || fs.shared || tunables.virtualCopyEnable == 0 { return false }
         if let map = fs.map, fs.mapGeneration != map.timestamp { return false }
         if fs.object.shadowCount != 1 { return false }

@@ -151,7 +151,7 @@ public final class MMU {
             return useCached(value, va, vpn, access, user, need, fillL1: true)
         }
         _counters.stlbMisses &+= 1
-        return walk(va, vpn, access, user, need)
+        return walk(va, vpn, access, user, need, cachesMissed: true)
     }
 
     /// The leaf bits an access needs (see `PTE.grants`).
@@ -212,7 +212,7 @@ public final class MMU {
         if access == .write && value & PTE.dirty == 0 {
             // D is only ever set in memory, by a walk (SDM §4.8).
             _counters.dirtyAssists &+= 1
-            return walk(va, vpn, access, user, need)
+            return walk(va, vpn, access, user, need, cachesMissed: false)
         }
         if fillL1 {
             if access == .execute { itlb.fill(vpn, value) } else { dtlb.fill(vpn, value) }
@@ -224,13 +224,18 @@ public final class MMU {
     /// reports `PTE.watch`, and fills the STLB and the L1.
     @inline(never)
     private func walk(
-        _ va: UInt64, _ vpn: UInt64, _ access: MMUAccess, _ user: Bool, _ need: UInt64
+        _ va: UInt64, _ vpn: UInt64, _ access: MMUAccess, _ user: Bool, _ need: UInt64,
+        cachesMissed: Bool
     ) -> TranslateResult {
         _counters.walks &+= 1
         let write = access == .write
         let leaf = walkActiveTable(va, need, write)
-        guard leaf & PTE.present != 0 else { return fault(vpn, access, user, present: false) }
-        guard PTE.grants(leaf, need) else { return fault(vpn, access, user, present: true) }
+        guard leaf & PTE.present != 0 else {
+            return fault(vpn, access, user, present: false, cachesMissed: cachesMissed)
+        }
+        guard PTE.grants(leaf, need) else {
+            return fault(vpn, access, user, present: true, cachesMissed: cachesMissed)
+        }
 
         let value = (leaf | (write ? PTE.dirty : 0)) & TLB.cachedBits | PTE.present
         stlb.fill(vpn, value)
@@ -251,11 +256,19 @@ public final class MMU {
     /// Raises #PF: counts it, drops the page from every TLB (faults are never cached) and
     /// builds the error code.
     @inline(never)
-    private func fault(_ vpn: UInt64, _ access: MMUAccess, _ user: Bool, present: Bool) -> TranslateResult {
+    private func fault(
+        _ vpn: UInt64, _ access: MMUAccess, _ user: Bool, present: Bool, cachesMissed: Bool = false
+    ) -> TranslateResult {
         _counters.faults &+= 1
-        dtlb.invalidate(vpn)
-        itlb.invalidate(vpn)
-        stlb.invalidate(vpn)
+        if cachesMissed {
+            // This access's L1 and the STLB were searched for `vpn` a moment ago and hold no
+            // entry for it; only the other L1 may (a page both read and executed).
+            if access == .execute { dtlb.invalidate(vpn) } else { itlb.invalidate(vpn) }
+        } else {
+            dtlb.invalidate(vpn)
+            itlb.invalidate(vpn)
+            stlb.invalidate(vpn)
+        }
         var code: UInt32 = present ? PageFaultErrorCode.present : 0
         if access == .write { code |= PageFaultErrorCode.write }
         if user { code |= PageFaultErrorCode.user }
