@@ -175,6 +175,7 @@ extension Kernel {
                         fs.mapGeneration = map.timestamp
                         fs.relockRetry = false
                         firstPindex = l.pindex
+                        if auditAccesses { auditRelockedLookup(map, vaddr, faultType, fs, firstPindex) }
                         continue relock
                     }
                     continue retryFault
@@ -498,6 +499,24 @@ extension Kernel {
     var lowMemoryKilled: Bool {
         guard let p = current else { return false }
         return killedPids.contains(p.pid)
+    }
+
+    /// The access audit's check of the lock-upgrade shortcut in vm_fault: the lookup it skipped,
+    /// done anyway, must give the state it kept. A failure is kept for the replay to report.
+    private func auditRelockedLookup(_ map: VMMap, _ vaddr: UInt64, _ faultType: VMProt,
+                                     _ fs: borrowing FaultState, _ firstPindex: Int64)
+    {
+        guard auditFailure == nil else { return }
+        var wflags: WireFlags = []
+        let before = map.timestamp
+        let (rv, lookup) = vmMapLookup(map, vaddr, faultType, wflags: &wflags)
+        guard rv == .success, let l = lookup, map.timestamp == before, l.entry === fs.entry,
+              l.object === fs.firstObject, l.pindex == firstPindex, l.prot == fs.firstProt,
+              wflags == fs.wflags
+        else {
+            auditFailure = InvariantViolation(.accessRights, "vm_fault at 0x\(String(vaddr, radix: 16)) kept a fault state across a lock-upgrade retry that vm_map_lookup no longer gives")
+            return
+        }
     }
 
     /// TRYPAGER (seed:350): a non-DEFAULT object, unless this is a wiring fault on an unwired entry.
