@@ -236,11 +236,13 @@ extension Kernel {
     /// _cleanup_successful_fault (seed:222): a junk first_m allocated for a COW that did not
     /// happen (the page was found deeper and mapped read-only) is freed.
     func cleanupSuccessfulFault(_ fs: inout FaultState) {
+        // (Assigned only when it differs: storing the same reference costs a retain/release
+        // pair on every fault.)
         if fs.object !== fs.firstObject {
             if let junk = fs.firstM { vmPageFree(junk) }
             fs.firstM = nil
+            fs.object = fs.firstObject
         }
-        fs.object = fs.firstObject
     }
 
     /// unlock_things / unlock_and_deallocate (seed:247)
