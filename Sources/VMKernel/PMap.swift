@@ -112,13 +112,14 @@ extension Kernel {
     /// (PG_REFERENCED, vm_page_dirty), an unused prefault is counted.
     func pmapRemovePTE(_ pmap: PMap, _ va: UInt64, _ pte: PTE) {
         pmap.table.clearPTE(at: va)
-        pmapRemoveCleared(pmap, va, pte)
+        pmapRemoveCleared(pmap, va, pte, invalidate: true)
     }
 
     /// pmapRemovePTE's work after the PTE is zeroed: nothing here reads or writes the page
-    /// table, so `pmapRemove` can run it while visiting the table.
-    private func pmapRemoveCleared(_ pmap: PMap, _ va: UInt64, _ pte: PTE) {
-        mmu.invalidate(pmap.table, va: va)
+    /// table, so `pmapRemove` can run it while visiting the table; and nothing but the
+    /// invalidation touches a TLB, so `pmapRemove` may do those for the range at the end.
+    private func pmapRemoveCleared(_ pmap: PMap, _ va: UInt64, _ pte: PTE, invalidate: Bool) {
+        if invalidate { mmu.invalidate(pmap.table, va: va) }
         pmap.residentCount -= 1
         if pte.raw & PTE.wired != 0 { pmap.wiredCount -= 1 }
         if pte.raw & PTE.watch != 0 {
@@ -137,11 +138,22 @@ extension Kernel {
     func pmapRemove(_ pmap: PMap, _ start: UInt64, _ end: UInt64) {
         // Each PTE is zeroed where the walk finds it (forEachPresent stores it back) and then
         // removed, in address order as before; no list of victims (an exit of a large
-        // process would build one entry per resident page).
+        // process would build one entry per resident page). Over more than 64 pages the TLB
+        // invalidations are done in one pass at the end (MMU.invalidateRange), except in an
+        // audited replay, which invalidates page by page and then checks that the one pass
+        // would have dropped nothing more.
+        let bulk = end &- start > 64 &* pageSize && !mmu.verifyElidedInvalidations
+        var removed = 0
         pmap.table.forEachPresent(from: start, to: end) { va, pte in
             let old = pte
             pte = PTE(raw: 0)
-            pmapRemoveCleared(pmap, va, old)
+            pmapRemoveCleared(pmap, va, old, invalidate: !bulk)
+            removed &+= 1
+        }
+        if bulk {
+            mmu.invalidateRange(pmap.table, from: start, to: end, count: removed)
+        } else if mmu.verifyElidedInvalidations {
+            mmu.checkRangeInvalidated(pmap.table, from: start, to: end)
         }
     }
 

@@ -182,6 +182,43 @@ struct TLB: ~Copyable {
         return true
     }
 
+    /// Drops every entry whose page is in `first ... last`, keeping each set's survivors in
+    /// their order: what `invalidate` of each of those pages, in any order, leaves. Returns how
+    /// many were dropped (with `dropping` false, only counts them and changes nothing).
+    @discardableResult
+    func invalidateRange(_ first: UInt64, _ last: UInt64, dropping: Bool = true) -> Int {
+        var dropped = 0
+        var base = 0
+        let total = setCount &* setStride
+        while base < total {
+            let end = base &+ setStride
+            var read = base
+            var write = base
+            while read < end {
+                let key = slots[read]
+                if key == 0 { break }
+                let vpn = key & ~TLB.valid
+                if vpn >= first && vpn <= last {
+                    dropped &+= 1
+                } else {
+                    if write != read && dropping {
+                        slots[write] = key
+                        slots[write &+ 1] = slots[read &+ 1]
+                    }
+                    write &+= 2
+                }
+                read &+= 2
+            }
+            while dropping && write < read {
+                slots[write] = 0
+                slots[write &+ 1] = 0
+                write &+= 2
+            }
+            base = end
+        }
+        return dropped
+    }
+
     /// Drops every entry, or (`keepGlobal`) every entry whose cached G bit is clear, keeping
     /// the survivors' recency order.
     func flush(keepGlobal: Bool) {
