@@ -24,7 +24,7 @@ struct FaultState {
     var firstShared: Bool
     var wflags: WireFlags
     /// Set where vm_fault_object gives up only to take an object lock exclusively
-    /// (seed:1712-1728, seed:1813-1840): the retry's vm_map_lookup would find the same answer.
+    /// (seed:1704-1726, seed:1813-1841): the retry's vm_map_lookup would find the same answer.
     var relockRetry = false
 }
 
