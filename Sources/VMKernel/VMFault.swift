@@ -26,6 +26,19 @@ struct FaultState {
     /// Set where vm_fault_object gives up only to take an object lock exclusively
     /// (seed:1704-1726, seed:1813-1841): the retry's vm_map_lookup would find the same answer.
     var relockRetry = false
+
+    /// The state seed:493-497 builds from a vm_map_lookup answer, rebuilt in place from the
+    /// same answer (entry, first_object, first_prot and wflags are kept) for a lock-upgrade retry.
+    mutating func restartAfterRelock(mapGeneration: UInt32) {
+        m = nil
+        firstM = nil
+        object = firstObject
+        prot = firstProt
+        hardfault = 0
+        lookupStillValid = true
+        self.mapGeneration = mapGeneration
+        relockRetry = false
+    }
 }
 
 extension Kernel {
@@ -47,9 +60,8 @@ extension Kernel {
             var wflags: WireFlags = []
             let timestampBeforeLookup = map.timestamp
             var (rv, lookup) = vmMapLookup(map, vaddr, faultType, wflags: &wflags)
-            // Whether the lookup left the map as it found it (no shadow, object or partition
-            // made) and was the only one (no OVERRIDE_WRITE second lookup).
-            let lookupWasPure = rv == .success && map.timestamp == timestampBeforeLookup
+            // The lookup answered at once (no OVERRIDE_WRITE second lookup below).
+            let lookupWasDirect = rv == .success
             if rv != .success {
                 if rv == .failureNoFault {
                     result = .failure
@@ -111,7 +123,6 @@ extension Kernel {
                 break retryFault
             }
 
-            let timestampAfterLookup = map.timestamp
             // A retry that only upgrades a lock goes round this inner loop (see below).
             relock: while true {
                 // seed:571 a wired entry cannot change the page protection.
@@ -157,23 +168,18 @@ extension Kernel {
                         result = .failure
                         break retryFault
                     }
-                    // The round gave up only to take a lock exclusively and nothing has touched
-                    // the map since: RetryFault's vm_map_lookup (seed:418) would return the same
-                    // entry, object, pindex, protection and wflags, so the state is reset as
-                    // seed:493-497 would set it from that answer, without looking again. Wired
-                    // faults (their fault type changed above) and virtual page tables (the walk
-                    // changes first_prot and the pindex) look again.
-                    if fs.relockRetry, lookupWasPure, map.timestamp == timestampAfterLookup,
+                    // The round gave up only to take a lock exclusively, and the map's timestamp
+                    // has not moved since before the lookup (which so made no shadow, object or
+                    // partition, and nothing changed the map after it): RetryFault's
+                    // vm_map_lookup (seed:418) would return the same entry, object, pindex,
+                    // protection and wflags, so the state is reset as seed:493-497 would set it
+                    // from that answer, without looking again. Wired faults (their fault type
+                    // changed above) and virtual page tables (the walk changes first_prot and
+                    // the pindex) look again.
+                    if fs.relockRetry, lookupWasDirect, map.timestamp == timestampBeforeLookup,
                        !fs.wflags.contains(.wired), fs.entry.maptype != .vpagetable
                     {
-                        fs.m = nil
-                        fs.firstM = nil
-                        fs.object = fs.firstObject
-                        fs.prot = fs.firstProt
-                        fs.hardfault = 0
-                        fs.lookupStillValid = true
-                        fs.mapGeneration = map.timestamp
-                        fs.relockRetry = false
+                        fs.restartAfterRelock(mapGeneration: map.timestamp)
                         firstPindex = l.pindex
                         if auditAccesses { auditRelockedLookup(map, vaddr, faultType, fs, firstPindex) }
                         continue relock

@@ -104,7 +104,7 @@ public final class MMU {
     /// removes thousands of PTEs, and three searches each were a quarter of its cost. Exact
     /// when no TLB entry in the range belongs to a page whose PTE was not present — x86 TLBs
     /// never cache a not-present translation and every PTE that stopped being present was
-    /// invalidated then, the claim `invalidateKnownAbsent` makes; `invalidationsLeftIn` lets an
+    /// invalidated then, the claim `invalidateKnownAbsent` makes; `checkRangeInvalidated` lets an
     /// audit that invalidated page by page check it.
     public func invalidateRange(_ table: PageTable, from start: UInt64, to end: UInt64, count: Int) {
         guard table === cr3, count > 0, start < end else { return }
